@@ -1,0 +1,188 @@
+"""Read every input table of a run, accept or reject each row, and reconcile.
+
+For every table and file: rows read = rows accepted + rows rejected, and amount read =
+amount accepted + amount rejected, to the cent (:class:`InputFileReport`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fileio import validation
+from fileio.errors import InputError
+from fileio.sources import RawTable, file_kind, file_sha256, normalise_header, read_table, \
+    check_readable, workbook_sheets
+from fileio.tables import ATTRIBUTION, CLAIMS, ENROLLMENT, FEE_SCHEDULE, MEMBERS, TableSpec
+from funding_models.results import InputFileReport
+
+#: The optional tables, in the order they are read.
+OPTIONAL_TABLES = (MEMBERS, FEE_SCHEDULE, ENROLLMENT, ATTRIBUTION)
+TABLE_SPECS: dict[str, TableSpec] = {s.name: s for s in (CLAIMS, *OPTIONAL_TABLES)}
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How cells are read: the user's header renames and number and date conventions."""
+
+    columns: dict[str, str] = field(default_factory=dict)
+    decimal_comma: bool = False
+    date_format: str | None = None
+
+    @property
+    def rename(self) -> dict[str, str]:
+        """The ``columns:`` map with both sides in canonical header form."""
+        return {normalise_header(k): normalise_header(v) for k, v in self.columns.items()}
+
+
+@dataclass
+class Inputs:
+    """The accepted rows of each table, the reconciliation per file and the rejects.
+
+    Tables that were not given are ``None``. Amounts (``amount``, ``tariff``) are integer
+    cents; dates are ``datetime64``.
+    """
+
+    claims: pd.DataFrame
+    members: pd.DataFrame | None
+    fee_schedule: pd.DataFrame | None
+    enrollment: pd.DataFrame | None
+    attribution: pd.DataFrame | None
+    reports: list[InputFileReport]
+    rejected: pd.DataFrame
+    files: list[Path]
+
+    @property
+    def rows_rejected(self) -> int:
+        """How many input rows were rejected, over all tables."""
+        return len(self.rejected)
+
+
+def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
+                fee_schedule: Path | None = None, enrollment: Path | None = None,
+                attribution: Path | None = None, options: ReadOptions | None = None) -> Inputs:
+    """Read the claims files and the optional tables; validate and reconcile every row.
+
+    Tables not given as a path are read from the claims workbooks' sheets of that name
+    (``members``, ``fee_schedule``, ``enrollment``, ``attribution``), when present.
+
+    Raises
+    ------
+    InputError
+        When a file cannot be read at all or lacks a required column.
+    """
+    options = options or ReadOptions()
+    claim_paths = [Path(p) for p in claims]
+    if not claim_paths:
+        raise InputError("no claims file given; name at least one .xlsx, .csv or .parquet file.")
+    explicit = {"members": members, "fee_schedule": fee_schedule, "enrollment": enrollment,
+                "attribution": attribution}
+    for path in [*claim_paths, *(Path(p) for p in explicit.values() if p is not None)]:
+        check_readable(path)
+        file_kind(path)
+    sheets = {p: workbook_sheets(p) for p in claim_paths if file_kind(p) == "xlsx"}
+
+    raws: dict[str, list[RawTable]] = {"claims": [read_table(p, CLAIMS, options.rename)
+                                                  for p in claim_paths]}
+    for spec in OPTIONAL_TABLES:
+        given = explicit[spec.name]
+        if given is not None:
+            raws[spec.name] = [read_table(Path(given), spec, options.rename,
+                                          sheet=_named_or_only_sheet(Path(given), spec))]
+        else:
+            raws[spec.name] = [read_table(p, spec, options.rename) for p, names in sheets.items()
+                               if spec.name in {normalise_header(n) for n in names}]
+
+    parsed = {name: _parse_all(parts, TABLE_SPECS[name], options) for name, parts in raws.items()
+              if parts}
+    _apply_cross_row_rules(parsed)
+    reports, rejected = _reconcile(parsed, raws)
+    files = list(dict.fromkeys([*claim_paths, *(Path(p) for p in explicit.values() if p)]))
+    return Inputs(
+        claims=validation.accepted(parsed["claims"]),
+        members=_accepted_or_none(parsed, "members"),
+        fee_schedule=_accepted_or_none(parsed, "fee_schedule"),
+        enrollment=_accepted_or_none(parsed, "enrollment"),
+        attribution=_accepted_or_none(parsed, "attribution"),
+        reports=reports,
+        rejected=rejected,
+        files=files,
+    )
+
+
+def _named_or_only_sheet(path: Path, spec: TableSpec) -> str | None:
+    if file_kind(path) != "xlsx":
+        return None
+    names = workbook_sheets(path)
+    by_name = {normalise_header(n): n for n in names}
+    if spec.name in by_name:
+        return by_name[spec.name]
+    if len(names) == 1:
+        return names[0]
+    raise InputError(f"{path}: no sheet named {spec.name!r} (sheets: {', '.join(names)}).")
+
+
+def _parse_all(parts: list[RawTable], spec: TableSpec, options: ReadOptions
+               ) -> validation.ParsedTable:
+    return validation.combine([
+        validation.parse_raw(raw, spec, decimal_comma=options.decimal_comma,
+                             date_format=options.date_format)
+        for raw in parts
+    ])
+
+
+def _apply_cross_row_rules(parsed: dict[str, validation.ParsedTable]) -> None:
+    for table in parsed.values():
+        validation.reject_repeated_keys(table)
+    if "members" in parsed:
+        validation.reject_reversed_spans(parsed["members"])
+        known = validation.accepted(parsed["members"])["member_id"]
+        for name in ("claims", "enrollment", "attribution"):
+            if name in parsed:
+                validation.reject_unknown_members(parsed[name], known)
+    if "enrollment" in parsed:
+        validation.reject_reversed_spans(parsed["enrollment"])
+
+
+def _accepted_or_none(parsed: dict[str, validation.ParsedTable], name: str) -> pd.DataFrame | None:
+    return validation.accepted(parsed[name]) if name in parsed else None
+
+
+def _reconcile(parsed: dict[str, validation.ParsedTable], raws: dict[str, list[RawTable]]
+               ) -> tuple[list[InputFileReport], pd.DataFrame]:
+    """One report per table and file, and every rejected row (malformed lines included)."""
+    reports, rejected_parts = [], []
+    hashes: dict[str, str] = {}
+    for name, table in parsed.items():
+        rejected_parts.append(validation.rejected(table))
+        frame = table.frame
+        ok = table.ok
+        for raw in raws[name]:
+            in_file = (frame["_file"].to_numpy() == raw.file) & (frame["_sheet"].to_numpy() == raw.sheet)
+            malformed = len(raw.malformed)
+            if malformed:
+                rejected_parts.append(pd.DataFrame({
+                    "file": raw.file, "sheet": raw.sheet, "table": name,
+                    "row": [m[0] for m in raw.malformed], "column": "",
+                    "value": [m[1] for m in raw.malformed], "reason": [m[2] for m in raw.malformed],
+                }, columns=validation.REJECTED_COLUMNS))
+            amounts = None if table.amount_cents is None else table.amount_cents[in_file]
+            good = ok[in_file]
+            hashes.setdefault(raw.file, file_sha256(Path(raw.file)))
+            reports.append(InputFileReport(
+                file=raw.file, sheet=raw.sheet, table=name, sha256=hashes[raw.file],
+                rows_read=int(in_file.sum()) + malformed,
+                rows_accepted=int(good.sum()),
+                rows_rejected=int((~good).sum()) + malformed,
+                amount_read=None if amounts is None else int(amounts.sum()),
+                amount_accepted=None if amounts is None else int(amounts[good].sum()),
+                amount_rejected=None if amounts is None else int(amounts[~good].sum()),
+                blank_rows=raw.blank_rows,
+            ))
+    rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else \
+        pd.DataFrame(columns=validation.REJECTED_COLUMNS)
+    rejected["row"] = pd.array(rejected["row"], dtype="Int64")
+    return reports, rejected.astype({c: object for c in validation.REJECTED_COLUMNS if c != "row"})

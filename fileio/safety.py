@@ -1,0 +1,87 @@
+"""Checks that run before a spreadsheet is handed to a parser.
+
+An ``.xlsx`` file is a zip of XML parts. Before any part is unpacked, the zip's declared
+sizes are checked (a zip bomb declares gigabytes in kilobytes), and the XML parts are
+checked for document type declarations, which a workbook never needs and an entity bomb
+("billion laughs") depends on.
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+from fileio.errors import InputError
+
+#: Largest total unpacked size of a workbook's parts.
+MAX_UNPACKED_BYTES = 8 * 1024**3
+#: Largest unpacked / packed ratio of a part above :data:`RATIO_CHECK_FROM` bytes. Sheet XML
+#: packs about 10-30 fold; bombs pack a thousand fold and more.
+MAX_RATIO = 250
+RATIO_CHECK_FROM = 16 * 1024**2
+
+_OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def check_xlsx(path: Path) -> None:
+    """Refuse an ``.xlsx`` that is not a workbook, is encrypted, or is a zip/XML bomb.
+
+    Raises
+    ------
+    InputError
+        With a sentence that says what the file is and what to do.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head == _OLE2_MAGIC:
+        raise InputError(
+            f"{path}: this is an old .xls workbook or a password-protected .xlsx; "
+            "open it in Excel, remove any password and save it as .xlsx (Excel Workbook)."
+        )
+    if not zipfile.is_zipfile(path):
+        hint = "save it as .xlsx" if head[:2] != b"PK" else "the file is damaged (truncated?)"
+        if _looks_like_text(head):
+            hint = "it looks like a text (CSV) file: rename it to .csv"
+        raise InputError(f"{path}: not a readable .xlsx workbook; {hint}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            _check_sizes(path, archive)
+            _check_xml_parts(path, archive)
+    except zipfile.BadZipFile as error:
+        raise InputError(f"{path}: the workbook is damaged ({error}); export it again.") from None
+
+
+def _looks_like_text(head: bytes) -> bool:
+    return all(32 <= b < 127 or b in (9, 10, 13) for b in head.lstrip(b"\xef\xbb\xbf"))
+
+
+def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        packed = max(info.compress_size, 1)
+        if info.file_size > RATIO_CHECK_FROM and info.file_size / packed > MAX_RATIO:
+            raise InputError(
+                f"{path}: part {info.filename} would unpack {info.file_size / packed:,.0f} "
+                "times its size (a zip bomb?); refused."
+            )
+    if total > MAX_UNPACKED_BYTES:
+        raise InputError(
+            f"{path}: the workbook would unpack to {total / 1024**3:,.1f} GiB, more than "
+            f"{MAX_UNPACKED_BYTES / 1024**3:,.0f} GiB; refused. Export the claims as CSV or "
+            "Parquet instead."
+        )
+
+
+def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
+    for info in archive.infolist():
+        if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
+            continue
+        with archive.open(info) as part:
+            head = part.read(4096)
+        if _DOCTYPE.search(head):
+            raise InputError(
+                f"{path}: part {info.filename} declares XML entities (an entity bomb?); "
+                "refused. Save the workbook again from Excel or LibreOffice."
+            )

@@ -1,0 +1,237 @@
+"""Turn raw cells into typed rows, each accepted or rejected with a reason.
+
+A row is rejected for its first failing column (in the table's column order) with the
+cell's value and the reason. Rules that look across rows — repeated keys, members missing
+from the members table, enrollment that ends before it starts — run on the rows of all
+files of a table together, so that splitting a file in two changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fileio import parsing
+from fileio.sources import RawTable
+from fileio.tables import ColumnSpec, TableSpec
+
+#: Columns of the rejected-rows table.
+REJECTED_COLUMNS = ["file", "sheet", "table", "row", "column", "value", "reason"]
+
+_TEXT = pd.StringDtype("pyarrow")
+
+
+@dataclass
+class ParsedTable:
+    """All rows of one table (every file), typed, with the reason for each rejected row.
+
+    ``frame`` holds the spec's columns plus ``_file``, ``_sheet`` and ``_row``;
+    ``problem_column``, ``problem_value`` and ``problem_reason`` are ``None`` for rows that
+    are accepted so far.
+    """
+
+    spec: TableSpec
+    frame: pd.DataFrame
+    problem_column: np.ndarray
+    problem_value: np.ndarray
+    problem_reason: np.ndarray
+    amount_cents: np.ndarray | None
+
+    @property
+    def ok(self) -> np.ndarray:
+        """True for rows not (yet) rejected."""
+        return pd.isna(self.problem_reason)
+
+    def reject(self, mask: np.ndarray, column: str, values, reason) -> None:
+        """Reject the rows of ``mask`` that are still accepted."""
+        mask = mask & self.ok
+        self.problem_column[mask] = column
+        self.problem_value[mask] = np.asarray(values, dtype=object)[mask] if np.ndim(values) else values
+        self.problem_reason[mask] = np.asarray(reason, dtype=object)[mask] if np.ndim(reason) else reason
+
+
+def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
+              date_format: str | None = None) -> ParsedTable:
+    """Parse one file's cells column by column (vectorised)."""
+    n = len(raw.rows)
+    columns: dict[str, object] = {}
+    failures: list[tuple[str, np.ndarray, np.ndarray]] = []
+    amount = None
+    for spec_column in spec.columns:
+        array = raw.columns.get(spec_column.name)
+        if array is None:
+            columns[spec_column.name] = _absent(spec_column, n)
+            continue
+        values, problem = _parse_column(spec_column, array, decimal_comma, date_format)
+        blank = parsing.is_blank(array)
+        if not spec_column.blank_allowed:
+            problem = np.where(blank, "required value is blank", problem)
+        columns[spec_column.name] = values
+        if spec_column.name == spec.amount_column:
+            amount = values
+        failures.append((spec_column.name, problem, array))
+    frame = pd.DataFrame(columns)
+    frame["_file"] = raw.file
+    frame["_sheet"] = raw.sheet
+    frame["_row"] = raw.rows
+    problem_column = np.full(n, None, dtype=object)
+    problem_value = np.full(n, None, dtype=object)
+    problem_reason = np.full(n, None, dtype=object)
+    for name, problem, array in reversed(failures):  # first failing column wins
+        bad = ~pd.isna(problem)
+        if bad.any():
+            text = parsing.as_text(array).to_numpy(zero_copy_only=False)
+            problem_column[bad] = name
+            problem_value[bad] = np.where(pd.isna(text[bad]), "", text[bad])
+            problem_reason[bad] = problem[bad]
+    return ParsedTable(spec, frame, problem_column, problem_value, problem_reason, amount)
+
+
+def _absent(spec_column: ColumnSpec, n: int):
+    if spec_column.name == "quantity":
+        return np.ones(n)
+    if spec_column.kind == "date":
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    if spec_column.kind in ("number", "integer"):
+        return np.full(n, np.nan)
+    return pd.array([""] * n if spec_column.name == "line" else [None] * n, dtype=_TEXT)
+
+
+def _parse_column(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
+                  date_format: str | None):
+    kind = spec_column.kind
+    if kind == "money":
+        return parsing.parse_money(array, decimal_comma)
+    if kind == "date":
+        return parsing.parse_date(array, date_format)
+    if kind in ("number", "integer"):
+        parse = parsing.parse_number if kind == "number" else parsing.parse_integer
+        values, problem = (parse(array, decimal_comma) if kind == "number" else parse(array))
+        problem = _check_minimum(spec_column, values, problem)
+        if spec_column.name == "quantity":
+            values = np.where(np.isnan(values), 1.0, values)
+        return values, problem
+    text = parsing.as_text(array)
+    if kind == "lower_text":
+        text = pc.utf8_lower(text)
+    elif kind == "upper_text":
+        text = pc.utf8_upper(text)
+    values = pd.array(text.to_pandas(), dtype=_TEXT)
+    problem = np.full(len(values), None, dtype=object)
+    if spec_column.allowed:
+        wrong = ~pd.isna(values) & ~np.isin(np.asarray(values.fillna(""), dtype=object),
+                                             spec_column.allowed)
+        problem[np.asarray(wrong)] = f"not one of {', '.join(spec_column.allowed)}"
+    if spec_column.name == "line":
+        values = values.fillna("")
+    return values, problem
+
+
+def _check_minimum(spec_column: ColumnSpec, values: np.ndarray, problem: np.ndarray) -> np.ndarray:
+    if spec_column.minimum is None:
+        return problem
+    if spec_column.minimum_exclusive:
+        low = values <= spec_column.minimum
+        reason = f"must be greater than {spec_column.minimum:g}"
+    else:
+        low = values < spec_column.minimum
+        reason = f"must not be below {spec_column.minimum:g}"
+    problem = problem.copy()
+    problem[low & pd.isna(problem)] = reason
+    return problem
+
+
+def combine(parts: list[ParsedTable]) -> ParsedTable:
+    """Stack the parsed files of one table."""
+    spec = parts[0].spec
+    amount = None if parts[0].amount_cents is None else np.concatenate([p.amount_cents for p in parts])
+    return ParsedTable(
+        spec,
+        pd.concat([p.frame for p in parts], ignore_index=True),
+        np.concatenate([p.problem_column for p in parts]),
+        np.concatenate([p.problem_value for p in parts]),
+        np.concatenate([p.problem_reason for p in parts]),
+        amount,
+    )
+
+
+def reject_repeated_keys(table: ParsedTable) -> None:
+    """Apply the key rule: of exact copies one row is kept, differing repeats all go.
+
+    The copies set aside are listed as rejected ("exact copy of …"), so that rows read
+    still equal rows accepted plus rows rejected.
+    """
+    key = list(table.spec.unique_key)
+    if not key:
+        return
+    ok = table.ok
+    content = [c.name for c in table.spec.columns]
+    frame = table.frame.loc[ok, content + ["_file", "_row"]]
+    copies = frame.duplicated(subset=content, keep="first")
+    if copies.any():
+        first = frame.drop_duplicates(subset=content, keep="first")
+        origin = frame[copies].merge(first, on=content, how="left", suffixes=("", "_first"))
+        reason = ("exact copy of " + origin["_file_first"].astype(str) + " row "
+                  + origin["_row_first"].astype(str) + " (kept once)").to_numpy(dtype=object)
+        mask = np.zeros(len(ok), dtype=bool)
+        mask[frame.index[copies.to_numpy()]] = True
+        reasons = np.full(len(ok), None, dtype=object)
+        reasons[mask] = reason
+        table.reject(mask, ",".join(key), _key_text(table.frame, key), reasons)
+        frame = frame[~copies]
+    repeated = frame.duplicated(subset=key, keep=False)
+    if repeated.any():
+        mask = np.zeros(len(ok), dtype=bool)
+        mask[frame.index[repeated.to_numpy()]] = True
+        label = "+".join(key)
+        table.reject(mask, ",".join(key), _key_text(table.frame, key),
+                     f"{label} repeated with different content; all such rows are rejected")
+
+
+def _key_text(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
+    parts = [frame[k].astype("string").fillna("").astype(str) for k in key]
+    text = parts[0]
+    for part in parts[1:]:
+        text = text + "/" + part
+    return text.to_numpy(dtype=object)
+
+
+def reject_unknown_members(table: ParsedTable, known: pd.Series) -> None:
+    """Reject rows whose member_id is not in the members table."""
+    member = table.frame["member_id"]
+    unknown = ~member.isin(known).to_numpy() & ~pd.isna(member).to_numpy()
+    table.reject(unknown, "member_id", member.astype(object).to_numpy(),
+                 "member not in the members table (or its members row was rejected)")
+
+
+def reject_reversed_spans(table: ParsedTable) -> None:
+    """Reject enrollment spans that end before they start."""
+    frame = table.frame
+    start = frame["enrollment_start"].to_numpy()
+    end = frame["enrollment_end"].to_numpy()
+    reversed_span = ~np.isnat(start) & ~np.isnat(end) & (end < start)
+    table.reject(reversed_span, "enrollment_end", np.datetime_as_string(end.astype("datetime64[D]")).astype(object),
+                 "enrollment ends before it starts")
+
+
+def accepted(table: ParsedTable) -> pd.DataFrame:
+    """The accepted rows, with their spec columns and where they came from."""
+    return table.frame.loc[table.ok].reset_index(drop=True)
+
+
+def rejected(table: ParsedTable) -> pd.DataFrame:
+    """The rejected rows as :data:`REJECTED_COLUMNS`."""
+    bad = ~table.ok
+    frame = table.frame.loc[bad]
+    return pd.DataFrame({
+        "file": frame["_file"].to_numpy(dtype=object),
+        "sheet": frame["_sheet"].to_numpy(dtype=object),
+        "table": table.spec.name,
+        "row": frame["_row"].to_numpy(),
+        "column": table.problem_column[bad],
+        "value": table.problem_value[bad],
+        "reason": table.problem_reason[bad],
+    }, columns=REJECTED_COLUMNS)
