@@ -44,7 +44,7 @@ def cents_to_units(cents):
 
     Parameters
     ----------
-    cents : int, None, numpy array or pandas Series
+    cents : int, None, or an array or Series of them
         Amounts in cents; ``None``/``NA`` stays missing.
 
     Returns
@@ -59,7 +59,7 @@ def cents_to_units(cents):
     """
     if cents is None:
         return None
-    if isinstance(cents, (pd.Series, np.ndarray)):
+    if np.ndim(cents):
         return pd.Series(cents, dtype="Float64") / 100
     return int(cents) / 100
 

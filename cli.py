@@ -1,0 +1,192 @@
+"""The ``fundcalc`` command: parse the options, call one library function, report.
+
+Exit status: 0 success; 1 finished, but rows were rejected and ``--strict`` was given;
+2 unusable input, contracts or output path (one sentence on stderr says which and why).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from contracts import ContractsError, contracts_json_schema, load_contracts
+from fileio.atomic import OutputPathError
+from fileio.errors import InputError
+
+EXIT_REJECTED = 1
+EXIT_UNUSABLE = 2
+
+_file = click.Path(path_type=Path, dir_okay=False)
+
+
+def input_options(command):
+    """The options that name the optional input tables, shared by several commands."""
+    options = [
+        click.option("--members", type=_file, help="Members table (.xlsx sheet 'members', "
+                     ".csv or .parquet); default: the claims workbook's 'members' sheet."),
+        click.option("--fee-schedule", type=_file, help="Fee schedule (care_code, tariff); "
+                     "default: the claims workbook's 'fee_schedule' sheet."),
+        click.option("--enrollment", type=_file, help="Enrollment spans (member_id, "
+                     "enrollment_start, enrollment_end), several per member; replaces the "
+                     "members table's span."),
+        click.option("--attribution", type=_file, help="Attribution per year (member_id, "
+                     "year, provider_id); takes precedence over attributed_provider."),
+    ]
+    return functools.reduce(lambda c, option: option(c), reversed(options), command)
+
+
+def _paths(claims, members, fee_schedule, enrollment, attribution):
+    from fileio.jobs import InputPaths
+
+    return InputPaths(tuple(claims), members, fee_schedule, enrollment, attribution)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"fundcalc: {message}", err=True)
+    sys.exit(EXIT_UNUSABLE)
+
+
+def _unusable_input_is_exit_2(command):
+    """Turn the errors that mean "this input cannot be used" into one sentence and exit 2."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (InputError, ContractsError, OutputPathError) as error:
+            _fail(str(error))
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fundcalc")
+def main():
+    """Settle health-insurer contracts on claims data and compare them in one workbook.
+
+    Start with `fundcalc sample -o sample/` to get a claims workbook and a contracts
+    file, then `fundcalc compare sample/claims.xlsx --contracts sample/contracts.yaml
+    -o comparison.xlsx`.
+    """
+
+
+@main.command()
+@click.argument("claims", nargs=-1, required=True, type=_file)
+@click.option("--contracts", "contracts_path", required=True, type=_file,
+              help="The contracts file (.yaml or .json).")
+@click.option("-o", "--output", required=True, type=_file, help="The workbook to write (.xlsx).")
+@input_options
+@click.option("--json", "json_path", type=_file,
+              help="Also write the Summary rows as a JSON list to this path.")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when any input row was rejected.")
+@_unusable_input_is_exit_2
+def compare(claims, contracts_path, output, members, fee_schedule, enrollment, attribution,
+            json_path, strict):
+    """Settle every contract in CONTRACTS on the CLAIMS files and write a comparison workbook.
+
+    CLAIMS are one or more .xlsx, .csv or .parquet files; a workbook may also carry the
+    members, fee_schedule, enrollment and attribution sheets. Rejected rows are listed in
+    the workbook's Rejected sheet with their reasons.
+    """
+    from fileio.jobs import compare_files, write_summary_json
+    from fileio.workbook import write_comparison_workbook
+
+    paths = _paths(claims, members, fee_schedule, enrollment, attribution)
+    inputs = [*paths.all(), contracts_path]
+    comparison = compare_files(paths, contracts_path)
+    write_comparison_workbook(comparison, output, inputs=inputs)
+    if json_path is not None:
+        write_summary_json(comparison, json_path, inputs=[*inputs, output])
+    rejected = len(comparison.rejected)
+    claims_read = sum(r.rows_read for r in comparison.input_files if r.table == "claims")
+    click.echo(f"Settled {len(comparison.contracts)} contract(s) on {claims_read:,} claim "
+               f"lines ({rejected:,} input rows rejected); wrote {output}.")
+    if strict and rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+@main.command()
+@click.argument("claims", nargs=-1, required=True, type=_file)
+@click.option("--contracts", "contracts_path", type=_file,
+              help="A contracts file to check too (its columns:, decimal_comma and "
+                   "date_format settings are used for reading).")
+@input_options
+@click.option("--rejected", "rejected_path", type=_file,
+              help="Write the rejected rows to this CSV file.")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when any input row was rejected.")
+@_unusable_input_is_exit_2
+def validate(claims, contracts_path, members, fee_schedule, enrollment, attribution,
+             rejected_path, strict):
+    """Check the input files (and a contracts file) without settling anything.
+
+    Prints, per table and file, the rows and amounts read, accepted and rejected.
+    """
+    from fileio.jobs import read_run_inputs, write_rejected_csv
+
+    contracts = load_contracts(contracts_path)[0] if contracts_path else None
+    paths = _paths(claims, members, fee_schedule, enrollment, attribution)
+    inputs = read_run_inputs(paths, contracts)
+    for report in inputs.reports:
+        where = report.file + (f" [{report.sheet}]" if report.sheet else "")
+        line = (f"{where}: {report.table}: {report.rows_read:,} rows read, "
+                f"{report.rows_accepted:,} accepted, {report.rows_rejected:,} rejected")
+        if report.amount_read is not None:
+            line += (f"; amount read {report.amount_read / 100:,.2f}, accepted "
+                     f"{report.amount_accepted / 100:,.2f}, rejected {report.amount_rejected / 100:,.2f}")
+        click.echo(line)
+    if rejected_path is not None:
+        write_rejected_csv(inputs.rejected, rejected_path, inputs=paths.all())
+    if contracts is not None:
+        click.echo(f"{contracts_path}: {len(contracts.contracts)} contract(s), all valid.")
+    if strict and inputs.rows_rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+@main.command()
+@click.option("-o", "--output", "directory", required=True,
+              type=click.Path(path_type=Path, file_okay=False),
+              help="Folder to write the sample into (created if missing).")
+@click.option("--members", default=3000, show_default=True, type=click.IntRange(min=1),
+              help="How many members to generate.")
+@click.option("--years", default="2022,2023,2024", show_default=True,
+              help="Calendar years, comma-separated (or a range such as 2021-2024).")
+@click.option("--seed", default=7, show_default=True, type=int, help="Random seed.")
+@click.option("--format", "formats", default="xlsx", show_default=True,
+              help="xlsx, csv and/or parquet, comma-separated.")
+@click.option("--no-bad-rows", is_flag=True, help="Leave out the deliberately bad rows.")
+@_unusable_input_is_exit_2
+def sample(directory, members, years, seed, formats, no_bad_rows):
+    """Write a synthetic claims workbook (or CSV/Parquet files) and a contracts file."""
+    from fileio.sample_data import write_sample
+
+    try:
+        year_list = _parse_years(years)
+    except ValueError:
+        _fail(f"--years {years!r}: give years such as 2022,2023,2024 or 2022-2024.")
+    format_list = [f.strip().lower() for f in formats.split(",") if f.strip()]
+    unknown = sorted(set(format_list) - {"xlsx", "csv", "parquet"})
+    if unknown:
+        _fail(f"--format: unknown format(s) {', '.join(unknown)}; use xlsx, csv or parquet.")
+    directory.mkdir(parents=True, exist_ok=True)
+    written = write_sample(directory, members=members, years=year_list, seed=seed,
+                           formats=tuple(format_list), bad_rows=not no_bad_rows)
+    for path in written:
+        click.echo(str(path))
+
+
+def _parse_years(text: str) -> list[int]:
+    if "-" in text and "," not in text:
+        first, last = (int(part) for part in text.split("-"))
+        return list(range(first, last + 1))
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+@main.command()
+def schema():
+    """Print the JSON Schema of the contracts file (every key, with its meaning)."""
+    click.echo(json.dumps(contracts_json_schema(), indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,134 @@
+"""The jobs the command line runs: read the files, settle, and write the results.
+
+Each job is one function so that the command line stays thin and notebooks can call the
+same code.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from contracts import ContractsFile, load_contracts
+from fileio.atomic import atomic_output
+from fileio.inputs import Inputs, ReadOptions, read_inputs
+from funding_models.compare import settle_contracts
+from funding_models.ledger import Ledger, build_ledger
+from funding_models.results import MONEY_COLUMNS, Comparison, summary_frame
+
+
+def program_version() -> str:
+    """The installed fundcalc version."""
+    try:
+        return version("fundcalc")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+@dataclass(frozen=True)
+class InputPaths:
+    """The files of a run: claims files and the optional separate tables."""
+
+    claims: Sequence[Path]
+    members: Path | None = None
+    fee_schedule: Path | None = None
+    enrollment: Path | None = None
+    attribution: Path | None = None
+
+    def all(self) -> list[Path]:
+        """Every input path, claims first."""
+        optional = (self.members, self.fee_schedule, self.enrollment, self.attribution)
+        return [Path(p) for p in self.claims] + [Path(p) for p in optional if p is not None]
+
+
+def read_run_inputs(paths: InputPaths, contracts: ContractsFile | None = None) -> Inputs:
+    """Read and validate every input table with the contracts file's reading settings."""
+    settings = contracts.settings if contracts is not None else None
+    options = ReadOptions() if settings is None else ReadOptions(
+        columns=settings.columns, decimal_comma=settings.decimal_comma,
+        date_format=settings.date_format)
+    return read_inputs(paths.claims, members=paths.members, fee_schedule=paths.fee_schedule,
+                       enrollment=paths.enrollment, attribution=paths.attribution,
+                       options=options)
+
+
+def ledger_of(inputs: Inputs, contracts: ContractsFile) -> Ledger:
+    """Aggregate the accepted rows once, with the run's year and member-month settings."""
+    return build_ledger(inputs.claims, members=inputs.members, enrollment=inputs.enrollment,
+                        attribution=inputs.attribution, fee_schedule=inputs.fee_schedule,
+                        year_start_month=contracts.year_start_month,
+                        member_months_convention=contracts.member_months)
+
+
+def compare_files(paths: InputPaths, contracts_path: Path) -> Comparison:
+    """Read the inputs and the contracts, settle every contract and build the comparison.
+
+    Raises
+    ------
+    contracts.ContractsError
+        When the contracts file cannot be used.
+    fileio.errors.InputError
+        When an input file cannot be read at all.
+    """
+    contracts, terms_text = load_contracts(contracts_path)
+    inputs = read_run_inputs(paths, contracts)
+    ledger = ledger_of(inputs, contracts)
+    results = settle_contracts(contracts.contracts, ledger)
+    rows = [row for result in results for row in result.rows]
+    settings = {
+        "program": "fundcalc",
+        "version": program_version(),
+        "contracts file": str(contracts_path),
+        "currency": contracts.currency,
+        "member_months": contracts.member_months,
+        "year_start_month": contracts.year_start_month,
+        "decimal_comma": str(contracts.decimal_comma),
+        "date_format": contracts.date_format or "",
+        "columns renamed": ", ".join(f"{k} -> {v}" for k, v in contracts.columns.items()),
+        "years in the claims": f"{ledger.years[0]}-{ledger.years[-1]}",
+    }
+    return Comparison(summary=summary_frame(rows), contracts=results,
+                      input_files=inputs.reports, rejected=inputs.rejected,
+                      terms_text=terms_text, settings=settings, currency=contracts.currency)
+
+
+def write_summary_json(comparison: Comparison, path: Path, inputs: Sequence[Path] = ()) -> None:
+    """Write the Summary rows as a JSON list of objects (money in currency units, 2 decimals).
+
+    Figures that do not apply are ``null``.
+    """
+    records = [
+        {key: _json_value(value, key in MONEY_COLUMNS) for key, value in record.items()}
+        for record in comparison.summary.to_dict(orient="records")
+    ]
+    text = json.dumps(records, indent=2, ensure_ascii=False) + "\n"
+    with atomic_output(path, inputs=inputs) as temporary:
+        Path(temporary).write_text(text, encoding="utf-8")
+
+
+def _json_value(value, money: bool):
+    if value is None or pd.isna(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    return round(value, 2) if money else value
+
+
+#: Leading characters that make a spreadsheet read a CSV cell as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def write_rejected_csv(rejected: pd.DataFrame, path: Path, inputs: Sequence[Path] = ()) -> None:
+    """Write rejected rows to CSV; text that a spreadsheet would run as a formula gets a
+    leading apostrophe so that it opens as text."""
+    safe = rejected.copy()
+    for column in ("file", "sheet", "value", "reason", "column"):
+        text = safe[column].astype(object)
+        hostile = text.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
+        safe[column] = text.where(~hostile, "'" + text.astype(str))
+    with atomic_output(path, inputs=inputs) as temporary:
+        safe.to_csv(temporary, index=False)

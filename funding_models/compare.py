@@ -1,0 +1,29 @@
+"""Settle every contract on one ledger and collect the comparison rows."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from funding_models.fee_for_service import settle_fee_for_service
+from funding_models.ledger import Ledger
+from funding_models.results import ContractResult
+
+#: The settlement function of each funding model, by the ``model`` key of the terms.
+SETTLERS: dict[str, Callable[..., ContractResult]] = {
+    "fee_for_service": settle_fee_for_service,
+}
+
+
+def settle_contracts(contracts: Sequence, ledger: Ledger) -> list[ContractResult]:
+    """Settle each contract on the same ledger, in the order given.
+
+    Parameters
+    ----------
+    contracts : sequence of contract terms
+        Objects from :mod:`contracts` with a ``model`` attribute.
+    ledger : Ledger
+
+    Returns
+    -------
+    list of ContractResult
+    """
+    return [SETTLERS[terms.model](terms, ledger) for terms in contracts]

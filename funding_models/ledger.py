@@ -1,0 +1,182 @@
+"""The ledger: the claims aggregated once, on which every contract settles.
+
+Built once per run from the accepted input rows (SPEC §2):
+
+- ``spend``: claimed amount (cents) and lines per member x contract year x domain x
+  provider, split by whether the claim was dated within the member's enrollment;
+- ``care_code_totals``: amount, priced quantity and lines per provider x year x domain x
+  care code, for pricing against a fee schedule;
+- ``member_months``: per member and year, by the run's convention;
+- the members, their enrollment and year-by-year attribution, and the tariffs.
+
+Ids are pandas categoricals so that grouping runs on integer codes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from funding_models.periods import contract_year, enrolled_on, member_months, year_bounds
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Claims and members of a run, aggregated for settlement.
+
+    Attributes
+    ----------
+    years : tuple of int
+        Contract years the claims cover, first to last.
+    year_start_month : int
+        Month in which a contract year starts.
+    member_months_convention : str
+        ``any_day`` or ``fractional``.
+    claims : pandas.DataFrame
+        Accepted claim lines: ``member``, ``provider``, ``domain``, ``care_code``
+        (categoricals), ``service_date``, ``year``, ``quantity``, ``amount`` (cents),
+        ``enrolled``.
+    members : pandas.DataFrame or None
+        The members table indexed by ``member`` (categorical), or None when not given.
+    member_months : pandas.DataFrame or None
+        ``member``, ``year``, ``member_months``; None without a members table.
+    attribution : pandas.DataFrame or None
+        ``member``, ``year``, ``provider`` from the attribution table.
+    tariffs : pandas.Series or None
+        Tariff per unit in cents, indexed by care code.
+    """
+
+    years: tuple[int, ...]
+    year_start_month: int
+    member_months_convention: str
+    claims: pd.DataFrame
+    members: pd.DataFrame | None
+    member_months: pd.DataFrame | None
+    attribution: pd.DataFrame | None
+    tariffs: pd.Series | None
+
+    @cached_property
+    def spend(self) -> pd.DataFrame:
+        """Amount (cents) and lines per member x year x domain x provider x enrolled."""
+        keys = ["member", "year", "domain", "provider", "enrolled"]
+        return (self.claims.groupby(keys, observed=True, sort=True)
+                .agg(amount=("amount", "sum"), lines=("amount", "size"))
+                .reset_index())
+
+    @cached_property
+    def care_code_totals(self) -> pd.DataFrame:
+        """Amount, priced quantity and lines per provider x year x domain x care code.
+
+        ``priced_quantity`` is Σ quantity with the sign of each line's amount, so that a
+        correction line (negative amount) is priced negative.
+        """
+        claims = self.claims
+        signed = np.where(claims["amount"].to_numpy() < 0, -1.0, 1.0) * claims["quantity"].to_numpy()
+        frame = claims[["provider", "year", "domain", "care_code", "amount"]].assign(
+            priced_quantity=signed)
+        return (frame.groupby(["provider", "year", "domain", "care_code"], observed=True,
+                              sort=True, dropna=False)
+                .agg(amount=("amount", "sum"), priced_quantity=("priced_quantity", "sum"),
+                     lines=("amount", "size"))
+                .reset_index())
+
+    @property
+    def domains(self) -> list[str]:
+        """The care domains in the data, sorted."""
+        return [str(d) for d in self.claims["domain"].cat.categories]
+
+    @property
+    def providers(self) -> list[str]:
+        """The providers that billed claims, sorted."""
+        return [str(p) for p in self.claims["provider"].cat.categories]
+
+
+def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
+                 enrollment: pd.DataFrame | None = None,
+                 attribution: pd.DataFrame | None = None,
+                 fee_schedule: pd.DataFrame | None = None, year_start_month: int = 1,
+                 member_months_convention: str = "any_day") -> Ledger:
+    """Aggregate the accepted input rows into a :class:`Ledger`.
+
+    Parameters
+    ----------
+    claims : pandas.DataFrame
+        Accepted claim lines (SPEC §1 columns; ``amount`` in integer cents).
+    members, enrollment, attribution, fee_schedule : pandas.DataFrame, optional
+        The accepted rows of those tables. An enrollment table replaces the members
+        table's single span; members it does not list are not enrolled.
+    year_start_month : int
+        Month in which contract years start (1 = calendar years).
+    member_months_convention : {"any_day", "fractional"}
+
+    Returns
+    -------
+    Ledger
+    """
+    if claims.empty:
+        raise ValueError("no accepted claim lines: nothing to settle")
+    dates = claims["service_date"].to_numpy().astype("datetime64[D]")
+    years_of_claims = contract_year(dates, year_start_month)
+    years = tuple(range(int(years_of_claims.min()), int(years_of_claims.max()) + 1))
+
+    member_ids = pd.concat([claims["member_id"]] + ([members["member_id"]] if members is not None else []))
+    member_type = pd.CategoricalDtype(sorted(member_ids.dropna().astype(str).unique()))
+    member = claims["member_id"].astype(str).astype(member_type)
+    ledger_claims = pd.DataFrame({
+        "member": member,
+        "provider": _category(claims["provider_id"]),
+        "domain": _category(claims["domain"]),
+        "care_code": _category(claims["care_code"]),
+        "service_date": dates,
+        "year": years_of_claims.astype(np.int64),
+        "quantity": claims["quantity"].to_numpy(dtype=np.float64),
+        "amount": claims["amount"].to_numpy(dtype=np.int64),
+    })
+
+    members_frame = months = attributed = None
+    enrolled = np.ones(len(ledger_claims), dtype=bool)
+    if members is not None:
+        members_frame = members.drop(columns=[c for c in members if c.startswith("_")]).assign(
+            member=members["member_id"].astype(str).astype(member_type)).set_index("member")
+        span_member, span_start, span_end = _enrollment_spans(
+            members, enrollment, member_type, year_bounds(np.array(years), year_start_month))
+        months = member_months(span_member, span_start, span_end, np.array(years),
+                               member_months_convention, year_start_month)
+        months["member"] = pd.Categorical.from_codes(months["member"], dtype=member_type)
+        enrolled = enrolled_on(member.cat.codes.to_numpy(), dates, span_member, span_start, span_end)
+        if attribution is not None:
+            attributed = pd.DataFrame({
+                "member": attribution["member_id"].astype(str).astype(member_type),
+                "year": attribution["year"].to_numpy(dtype=np.int64),
+                "provider": attribution["provider_id"].astype(str).to_numpy(dtype=object),
+            })
+    ledger_claims["enrolled"] = enrolled
+
+    tariffs = None
+    if fee_schedule is not None:
+        tariffs = pd.Series(fee_schedule["tariff"].to_numpy(dtype=np.int64),
+                            index=fee_schedule["care_code"].astype(str).to_numpy(), name="tariff")
+    return Ledger(years, year_start_month, member_months_convention, ledger_claims,
+                  members_frame, months, attributed, tariffs)
+
+
+def _category(values: pd.Series) -> pd.Categorical:
+    text = values.astype("string")
+    return pd.Categorical(text.to_numpy(dtype=object, na_value=None),
+                          categories=sorted(text.dropna().unique()))
+
+
+def _enrollment_spans(members: pd.DataFrame, enrollment: pd.DataFrame | None,
+                      member_type: pd.CategoricalDtype, run: tuple[np.ndarray, np.ndarray]
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Member codes and filled span bounds: blank start = start of data, blank end = open."""
+    source = enrollment if enrollment is not None else members
+    run_first, run_last = run[0].min(), run[1].max()
+    start = source["enrollment_start"].to_numpy().astype("datetime64[D]")
+    end = source["enrollment_end"].to_numpy().astype("datetime64[D]")
+    start = np.where(np.isnat(start), run_first, start)
+    end = np.where(np.isnat(end), run_last, end)
+    codes = source["member_id"].astype(str).astype(member_type).cat.codes.to_numpy()
+    return codes, start, end
