@@ -1,0 +1,109 @@
+"""Contract years, member months (SPEC §2) and the ledger's aggregates."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from funding_models.ledger import build_ledger
+from funding_models.periods import contract_year, enrolled_on, member_months
+
+from conftest import claims_frame
+
+
+def days(*texts):
+    return np.array(texts, dtype="datetime64[D]")
+
+
+@pytest.mark.parametrize("convention, expected", [
+    # SPEC §2: 15 Jan – 10 Apr → Jan, Feb, Mar, Apr = 4;
+    # fractional 17/31 + 29/29 + 31/31 + 10/30 = 2.882 (2024 is a leap year).
+    ("any_day", 4.0),
+    ("fractional", 17 / 31 + 1 + 1 + 10 / 30),
+])
+def test_spec_member_months_example(convention, expected):
+    frame = member_months(np.array([0]), days("2024-01-15"), days("2024-04-10"),
+                          np.array([2024]), convention)
+    assert frame["member_months"].iloc[0] == pytest.approx(expected)
+    if convention == "fractional":
+        assert round(expected, 3) == 2.882
+
+
+def test_gaps_overlaps_and_years():
+    # Member 0: two spans in January (a gap of a week) and one into March:
+    # any_day counts January once; fractional counts the enrolled days.
+    member = np.array([0, 0, 1])
+    start = days("2024-01-01", "2024-01-20", "2023-12-15")
+    end = days("2024-01-12", "2024-03-15", "2025-01-31")
+    any_day = member_months(member, start, end, np.array([2023, 2024, 2025]), "any_day")
+    assert any_day.values.tolist() == [[0, 2024, 3.0], [1, 2023, 1.0], [1, 2024, 12.0],
+                                       [1, 2025, 1.0]]
+    fractional = member_months(member, start, end, np.array([2024]), "fractional")
+    # January: 12 + 12 days of 31; February 1; March 15/31.
+    assert fractional["member_months"].iloc[0] == pytest.approx(24 / 31 + 1 + 15 / 31)
+
+
+def test_contract_years_starting_in_april():
+    dates = days("2024-03-31", "2024-04-01", "2025-03-31")
+    assert contract_year(dates, 4).tolist() == [2023, 2024, 2024]
+    frame = member_months(np.array([0]), days("2024-01-01"), days("2024-12-31"),
+                          np.array([2023, 2024]), "any_day", year_start_month=4)
+    assert frame["member_months"].tolist() == [3.0, 9.0]  # Jan–Mar 2024; Apr–Dec 2024
+
+
+def test_enrolled_on_finds_the_span_of_each_claim():
+    flags = enrolled_on(np.array([0, 0, 0, 1]), days("2024-01-05", "2024-01-15", "2024-02-01",
+                                                     "2024-01-01"),
+                        np.array([0, 0]), days("2024-01-01", "2024-02-01"),
+                        days("2024-01-10", "2024-02-28"))
+    assert flags.tolist() == [True, False, True, False]
+
+
+def test_ledger_aggregates_once_per_member_year_domain_provider():
+    claims = claims_frame([
+        ("M1", "GP_1", "2023-05-01", "gp", "G1", 1, 10.00),
+        ("M1", "GP_1", "2023-06-01", "gp", "G1", 1, 15.50),
+        ("M1", "GP_1", "2024-06-01", "gp", "G1", 1, 20.00),
+        ("M2", "HOSP", "2024-07-01", "hospital", "H1", 1, 1_000.00),
+        ("M2", "HOSP", "2024-07-01", "hospital", "H1", 1, -1_000.00),
+    ])
+    members = pd.DataFrame({
+        "member_id": ["M1", "M2"],
+        "enrollment_start": days("2023-01-01", "2024-07-01"),
+        "enrollment_end": np.array(["NaT", "NaT"], dtype="datetime64[D]"),
+    })
+    ledger = build_ledger(claims, members=members)
+    assert ledger.years == (2023, 2024)
+    spend = ledger.spend.assign(member=lambda f: f["member"].astype(str),
+                                domain=lambda f: f["domain"].astype(str),
+                                provider=lambda f: f["provider"].astype(str))
+    assert spend[["member", "year", "domain", "amount", "lines"]].values.tolist() == [
+        ["M1", 2023, "gp", 2550, 2], ["M1", 2024, "gp", 2000, 1],
+        ["M2", 2024, "hospital", 0, 2]]
+    months = ledger.member_months.assign(member=lambda f: f["member"].astype(str))
+    assert months.values.tolist() == [["M1", 2023, 12.0], ["M1", 2024, 12.0],
+                                      ["M2", 2024, 6.0]]
+    assert ledger.claims["enrolled"].all()
+
+
+def test_claims_outside_enrollment_are_kept_but_flagged():
+    claims = claims_frame([("M1", "GP_1", "2024-01-15", "gp", "G1", 1, 10.0),
+                           ("M1", "GP_1", "2024-03-15", "gp", "G1", 1, 10.0)])
+    members = pd.DataFrame({"member_id": ["M1"], "enrollment_start": days("2024-02-01"),
+                            "enrollment_end": days("2024-12-31")})
+    ledger = build_ledger(claims, members=members)
+    assert ledger.claims["enrolled"].tolist() == [False, True]
+    assert ledger.spend["amount"].sum() == 2000
+
+
+def test_enrollment_table_replaces_the_members_span():
+    claims = claims_frame([("M1", "GP_1", "2024-01-15", "gp", "G1", 1, 10.0)])
+    members = pd.DataFrame({"member_id": ["M1", "M2"],
+                            "enrollment_start": np.array(["NaT", "NaT"], dtype="datetime64[D]"),
+                            "enrollment_end": np.array(["NaT", "NaT"], dtype="datetime64[D]")})
+    enrollment = pd.DataFrame({"member_id": ["M1", "M1"],
+                               "enrollment_start": days("2024-01-01", "2024-06-01"),
+                               "enrollment_end": days("2024-02-29", "2024-06-30")})
+    ledger = build_ledger(claims, members=members, enrollment=enrollment)
+    months = ledger.member_months.assign(member=lambda f: f["member"].astype(str))
+    assert months.values.tolist() == [["M1", 2024, 3.0]]  # Jan, Feb, Jun; M2 not enrolled
