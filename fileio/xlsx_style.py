@@ -116,8 +116,7 @@ def _naive_datetime(stamp: pd.Timestamp) -> dt.datetime | None:
 
 def make_cell(sheet, value, number_format: str | None = None, font: Font | None = None,
               alignment: Alignment | None = None):
-    """What to append to a write-only sheet for one value already passed through
-    :func:`cell_value`.
+    """What to append to a write-only sheet for a value from :func:`cell_value`.
 
     Plain values are returned as they are (fast); a cell object is built only for styled
     values and for text openpyxl would otherwise store as a formula (``"=..."``) or an
@@ -219,3 +218,41 @@ def _shown_length(value, kind: ColumnKind, currency: str) -> int:
     if kind == "count":
         return len(f"{value:,.0f}")
     return len(f"{value:,.3f}")
+
+
+def row_xml(row_number: int, values, column_letters: list[str]) -> str:
+    """One unstyled ``<row>`` of worksheet XML, for sheets too long for openpyxl's writer.
+
+    openpyxl serialises about 150 000 cells a second without lxml; this writes the same
+    cells several times faster. Text is an inline string (never a formula), numbers and
+    booleans are values, and dates and times are written as ISO text (an unstyled sheet
+    has no date format). Values must have passed through :func:`cell_value`.
+
+    Examples
+    --------
+    >>> row_xml(2, ["=1+1", 3, None], ["A", "B", "C"])
+    '<row r="2"><c r="A2" t="inlineStr"><is><t xml:space="preserve">=1+1</t></is></c><c r="B2" t="n"><v>3</v></c></row>'
+    """
+    cells = "".join(_cell_xml(f"{letter}{row_number}", value)
+                    for letter, value in zip(column_letters, values)
+                    if value is not None and value != "")
+    return f'<row r="{row_number}">{cells}</row>'
+
+
+def _cell_xml(reference: str, value) -> str:
+    """One ``<c>`` element for :func:`row_xml`."""
+    if isinstance(value, bool):
+        return f'<c r="{reference}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, (int, float)):
+        return f'<c r="{reference}" t="n"><v>{value!r}</v></c>'
+    if isinstance(value, (dt.date, dt.time)):
+        value = value.isoformat()
+    return (f'<c r="{reference}" t="inlineStr"><is><t xml:space="preserve">'
+            f"{_escape_xml(value)}</t></is></c>")
+
+
+def _escape_xml(text: str) -> str:
+    """Escape text for XML content; a carriage return is kept as a character reference
+    because XML readers turn a literal one into a line feed."""
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\r", "&#13;"))

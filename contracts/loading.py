@@ -1,0 +1,273 @@
+"""Reading a contracts file, and saying in plain words what is wrong with it.
+
+Each contract is checked on its own, so that every problem names its contract; all
+problems are collected and reported together, one line each.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from contracts.presets import apply_preset
+from contracts.terms import (
+    CONTRACT_MODELS,
+    PLANNED_MODELS,
+    ContractsFile,
+    ContractTerms,
+)
+
+
+class ContractsError(Exception):
+    """A contracts file that cannot be used; ``str()`` gives one line per problem.
+
+    Each line names the file, the contract (by name, else by position: ``contract 3``)
+    and the key, e.g. ``contracts.yaml: contract 'Hospital A': clawback_rate: must be at
+    most 1 (got 1.5)``. List items are counted from 1: ``degressive_tiers[2].rate``.
+
+    Attributes
+    ----------
+    problems : list of str
+        The problems, one sentence each.
+    """
+
+    def __init__(self, problems: str | list[str]):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
+    """Read and check a contracts file (``.yaml``, ``.yml`` or ``.json``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The contracts file. Presets given as a relative path are read from its folder.
+
+    Returns
+    -------
+    ContractsFile
+        The checked contracts and settings.
+    str
+        The file's text, to show the terms as given.
+
+    Raises
+    ------
+    ContractsError
+        When the file is missing, unreadable, not valid YAML/JSON, or its terms are wrong.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json"):
+        raise ContractsError(
+            f"{path}: a contracts file must be .yaml, .yml or .json (got '{path.name}')"
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ContractsError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ContractsError(f"{path}: cannot be read: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise ContractsError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise ContractsError(
+            f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ContractsError(f"{path}: {_yaml_problem(exc)}") from None
+    return parse_contracts(data, str(path), base_dir=path.parent), text
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+        # safe_load builds plain data only: a tag could otherwise run code.
+        return f"{where}YAML tags such as !!python/object are not allowed ({problem})"
+    return f"{where}not valid YAML: {problem}"
+
+
+def parse_contracts(
+    data: Any, source: str = "contracts file", base_dir: Path | None = None
+) -> ContractsFile:
+    """Check the parsed content of a contracts file.
+
+    Parameters
+    ----------
+    data : dict
+        The file's content: the global settings, ``contracts`` and ``scenarios``.
+    source : str
+        How to name the file in messages.
+    base_dir : Path, optional
+        Where presets given as a relative path are read from; default the working
+        directory.
+
+    Returns
+    -------
+    ContractsFile
+
+    Raises
+    ------
+    ContractsError
+        Listing every problem found, one line each.
+
+    Examples
+    --------
+    >>> terms = parse_contracts({"contracts": [{
+    ...     "name": "Hospital A", "model": "fee_for_service", "provider": "HOSP_A",
+    ...     "performance_years": [2024], "revenue_ceiling": 12_500_000}]})
+    >>> terms.contracts[0].ceiling_for(2024)
+    12500000.0
+    """
+    if data is None:
+        raise ContractsError(f"{source}: is empty; it needs a 'contracts:' list")
+    if not isinstance(data, dict):
+        raise ContractsError(
+            f"{source}: the top level must be a mapping with a 'contracts:' list "
+            f"(got {type(data).__name__})"
+        )
+    problems: list[str] = []
+    fields = dict(data)
+    if isinstance(data.get("contracts"), list):
+        fields["contracts"] = []
+        for position, entry in enumerate(data["contracts"], 1):
+            try:
+                fields["contracts"].append(_parse_contract(entry, position, base_dir))
+            except ContractsError as exc:
+                problems += [f"{source}: {p}" for p in exc.problems]
+    contract_failed = bool(problems)
+    try:
+        contracts_file = ContractsFile.model_validate(fields)
+    except ValidationError as exc:
+        # With a contract left out, complaints about the list itself would mislead.
+        problems += [f"{source}: {_describe(e, ContractsFile)}" for e in exc.errors()
+                     if not (contract_failed and e["loc"][:1] == ("contracts",))]
+    if problems:
+        raise ContractsError(problems)
+    return contracts_file
+
+
+def _parse_contract(entry: Any, position: int, base_dir: Path | None) -> ContractTerms:
+    name = entry.get("name") if isinstance(entry, dict) else None
+    label = f"contract '{name.strip()}'" if isinstance(name, str) and name.strip() else (
+        f"contract {position}")
+    if not isinstance(entry, dict):
+        raise ContractsError(f"{label}: must be a mapping of terms (got {_show(entry)})")
+    try:
+        terms = apply_preset(entry, base_dir) if "preset" in entry else entry
+    except (LookupError, ValueError) as exc:
+        raise ContractsError(f"{label}: {exc}") from None
+    model = terms.get("model")
+    terms_class = CONTRACT_MODELS.get(model) if isinstance(model, str) else None
+    if terms_class is None:
+        raise ContractsError(f"{label}: {_model_problem(model)}")
+    try:
+        return terms_class.model_validate(terms)
+    except ValidationError as exc:
+        lines = [f"{label}: {_describe(e, terms_class)}" for e in exc.errors()]
+        raise ContractsError(lines) from None
+
+
+def _model_problem(model: Any) -> str:
+    available = ", ".join(CONTRACT_MODELS)
+    if model is None:
+        return f"model: is required (one of: {available})"
+    if model in PLANNED_MODELS:
+        return f"model '{model}' is not available in this version"
+    close = difflib.get_close_matches(str(model), [*CONTRACT_MODELS, *PLANNED_MODELS], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"model: unknown model {_show(model)}{hint}; the available models are {available}"
+
+
+#: What each kind of pydantic error means, in words; ``{...}`` come from the error's context.
+_MESSAGES = {
+    "missing": "is required",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be at most {le}",
+    "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
+    "finite_number": "must be a finite number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "string_type": "must be text",
+    "list_type": "must be a list",
+    "dict_type": "must be a mapping of keys to values",
+    "model_type": "must be a mapping of keys to values",
+    "model_attributes_type": "must be a mapping of keys to values",
+    "literal_error": "must be {expected}",
+}
+
+#: Errors where showing the value would add nothing.
+_SELF_EVIDENT = ("missing", "too_short", "string_too_short")
+
+
+def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
+    """One pydantic error as ``key.path: what is wrong (got value)``."""
+    loc, kind = error["loc"], error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, _keys_at(model, loc[:-1]), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return _at(loc[:-1], f"unknown key '{key}'{hint}")
+    if kind == "value_error":
+        # Our own validators' sentences, which show the value where it helps.
+        return _at(loc, str(error["ctx"]["error"]))
+    # Bounds read as written: "at most 1", not "at most 1.0".
+    ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in error.get("ctx", {}).items()}
+    message = _MESSAGES[kind].format(**ctx) if kind in _MESSAGES else (
+        error["msg"][0].lower() + error["msg"][1:])
+    got = "" if kind in _SELF_EVIDENT else f" (got {_show(error['input'])})"
+    return _at(loc, message + got)
+
+
+def _at(loc: tuple, message: str) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if path else part)
+    return f"{path}: {message}" if path else message
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _keys_at(model: type[BaseModel] | None, loc: tuple) -> list[str]:
+    """The keys allowed at ``loc`` inside ``model``, to suggest one for a misspelt key."""
+    for part in loc:
+        if isinstance(part, str) and model is not None:
+            field = model.model_fields.get(part)
+            model = _model_in(field.annotation) if field else None
+    return list(model.model_fields) if model else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if get_origin(annotation) is None and isinstance(annotation, type):
+        return annotation if issubclass(annotation, BaseModel) else None
+    return next(filter(None, map(_model_in, get_args(annotation))), None)
+
+
+def contracts_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the contracts file, with a description of every key.
+
+    Examples
+    --------
+    >>> "contracts" in contracts_json_schema()["properties"]
+    True
+    """
+    return ContractsFile.model_json_schema()

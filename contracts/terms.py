@@ -1,0 +1,411 @@
+"""The terms of a contract, as a user writes them in the contracts file.
+
+These models say *what* was agreed, never how it is settled: the calculators in
+``funding_models/`` read them. Money terms are plain floats in currency units; the
+calculators convert them to integer cents.
+
+Each funding model is a subclass of :class:`ContractTerms` with a literal ``model`` value,
+and :data:`Contract` is the union of them, told apart by ``model``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+Year = Annotated[int, Field(ge=1900, le=2199)]
+Rate = Annotated[float, Field(ge=0, le=1)]
+Weight = Annotated[float, Field(ge=0)]
+
+
+class Terms(BaseModel):
+    """Base of every model here: unknown keys are errors, and so are NaN and infinity."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _year(key: Any) -> int:
+    # JSON object keys are always text, so a year may come as "2024".
+    if isinstance(key, str) and key.strip().isdigit():
+        key = int(key)
+    if isinstance(key, bool) or not isinstance(key, int) or not 1900 <= key <= 2199:
+        raise ValueError(f"map keys must be years (got {key!r})")
+    return key
+
+
+def _amount(value: Any, year: int | None = None) -> float:
+    where = "" if year is None else f" for {year}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"must be an amount{where} (got {value!r})")
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"must be an amount of at least 0{where} (got {value!r})")
+    return float(value)
+
+
+def _amount_or_year_map(value: Any) -> float | dict[int, float]:
+    """Check an amount or a map year -> amount here, so an error speaks of one shape."""
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError("must be an amount or a map of year to amount (got an empty map)")
+        amounts = {}
+        for key, amount in value.items():
+            year = _year(key)
+            amounts[year] = _amount(amount, year)
+        return amounts
+    return _amount(value)
+
+
+#: An amount in currency units, the same every year, or a map year -> amount.
+YearAmounts = Annotated[Union[float, dict[int, float]], BeforeValidator(_amount_or_year_map)]
+
+
+def _amount_in(amounts: float | dict[int, float] | None, year: int) -> float | None:
+    if isinstance(amounts, dict):
+        return amounts[year]
+    return amounts
+
+
+def _years(years) -> str:
+    return ", ".join(map(str, years))
+
+
+def _id_list(value: Any) -> Any:
+    """Read one provider id or a list of them as a list of text ids."""
+    ids = value if isinstance(value, list) else [value]
+    # An id such as 12345 is read by YAML as a number; claims hold ids as text.
+    return [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in ids]
+
+
+class Scope(Terms):
+    """Which care a contract covers: care domains and a population segment."""
+
+    domains: Annotated[
+        Union[Literal["all"], list[str]],
+        Field(description="'all', or the list of care domains the contract covers."),
+    ] = "all"
+    segment: Text | None = Field(
+        None, description="The population segment the contract covers; all members if unset."
+    )
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _read_domains(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "all":
+            return "all"
+        # Claims store domains lower-case; a repeated domain means nothing more.
+        items = value if isinstance(value, list) else []
+        names = [v.strip().lower() for v in items if isinstance(v, str)]
+        if not names or len(names) != len(items) or not all(names):
+            raise ValueError(
+                f"must be 'all' or a non-empty list of domain names (got {value!r})"
+            )
+        return list(dict.fromkeys(names))
+
+    def covers(self, domain: str) -> bool:
+        """Whether care in ``domain`` is in scope.
+
+        Examples
+        --------
+        >>> Scope(domains=["Hospital"]).covers("hospital")
+        True
+        >>> Scope().covers("pharmacy")
+        True
+        """
+        return self.domains == "all" or domain.strip().lower() in self.domains
+
+
+class Settings(Terms):
+    """The global keys of the contracts file: how to read the data and count time."""
+
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Renames a user's column headers to the calculator's column names, "
+        "e.g. {Bedrag: amount}.",
+    )
+    year_start_month: int = Field(
+        1, ge=1, le=12, description="The month (1-12) in which a contract year starts."
+    )
+    member_months: Literal["any_day", "fractional"] = Field(
+        "any_day",
+        description="'any_day' counts a month with one enrolled day as a whole month; "
+        "'fractional' counts enrolled days / days in the month.",
+    )
+    date_format: str | None = Field(
+        None,
+        description="A strptime format such as '%d-%m-%Y' for dates written as text "
+        "other than ISO YYYY-MM-DD.",
+    )
+    decimal_comma: bool = Field(
+        False, description="Whether text amounts are written as 1.234,56."
+    )
+    currency: Text = Field("EUR", description="The currency of all amounts, e.g. EUR.")
+
+    @field_validator("date_format")
+    @classmethod
+    def _is_strptime_format(cls, value: str | None) -> str | None:
+        if value is not None and "%" not in value:
+            raise ValueError(
+                f"must be a strptime format such as '%d-%m-%Y' (got {value!r})"
+            )
+        return value
+
+
+class ContractTerms(Terms):
+    """The terms every contract has, whatever its funding model."""
+
+    name: Text = Field(description="The contract's name, unique in the file.")
+    model: str = Field(
+        description="The funding model: fee_for_service (shared_savings, capitation and "
+        "bundled come in later versions); may come from the preset."
+    )
+    preset: Text | None = Field(
+        None,
+        description="The preset the contract starts from, by name or as the path of a "
+        ".yaml file; the contract's own keys override it.",
+    )
+    provider: Annotated[
+        tuple[Text, ...],
+        BeforeValidator(_id_list),
+        Field(min_length=1),
+        WithJsonSchema(
+            {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        ),
+    ] = Field(description="The provider id, or a list of ids, that the contract is with.")
+    scope: Scope = Field(
+        default_factory=Scope, description="The care domains and segment covered."
+    )
+    performance_years: Annotated[list[Year], Field(min_length=1)] = Field(
+        description="The contract years settled under the contract, in increasing order."
+    )
+    baseline_years: Annotated[list[Year], Field(min_length=1)] | None = Field(
+        None,
+        description="The historical years a baseline is taken from, all before the "
+        "first performance year.",
+    )
+    baseline_weights: Annotated[list[Weight], Field(min_length=1)] | None = Field(
+        None,
+        description="The weight of each baseline year (default equal); normalised to sum 1.",
+    )
+    trend: float = Field(
+        0.0, gt=-1, description="The yearly trend applied to baseline figures, e.g. 0.03."
+    )
+    quality_score: Rate = Field(
+        1.0, description="The provider's quality score, from 0 to 1."
+    )
+    notes: str | None = Field(None, description="Free text, shown with the terms.")
+
+    @field_validator("performance_years", "baseline_years")
+    @classmethod
+    def _increasing(cls, years: list[int] | None) -> list[int] | None:
+        # Not sorted for the user: baseline_weights follow the order of baseline_years.
+        if years is not None and any(b <= a for a, b in zip(years, years[1:])):
+            raise ValueError(
+                f"must list years in increasing order without repeats (got {years})"
+            )
+        return years
+
+    @field_validator("baseline_years")
+    @classmethod
+    def _before_performance(
+        cls, years: list[int] | None, info: ValidationInfo
+    ) -> list[int] | None:
+        performance = info.data.get("performance_years")
+        if years and performance and years[-1] >= performance[0]:
+            raise ValueError(
+                f"every baseline year must be before the first performance year "
+                f"{performance[0]} (got {years[-1]})"
+            )
+        return years
+
+    @field_validator("baseline_weights")
+    @classmethod
+    def _one_weight_per_year(
+        cls, weights: list[float] | None, info: ValidationInfo
+    ) -> list[float] | None:
+        if weights is None or "baseline_years" not in info.data:
+            return weights  # baseline_years failed and is reported; nothing to check against
+        years = info.data["baseline_years"]
+        if years is None:
+            raise ValueError("needs baseline_years, one weight per baseline year")
+        if len(weights) != len(years):
+            raise ValueError(f"needs one weight per baseline year {years} (got {weights})")
+        if sum(weights) <= 0:
+            raise ValueError(f"must have a positive sum (got {weights})")
+        return weights
+
+
+class DegressiveTier(Terms):
+    """One slice of gross revenue and the rate it is paid at."""
+
+    up_to: float | None = Field(
+        None, gt=0, description="The gross revenue where the slice ends; none on the last tier."
+    )
+    rate: float = Field(ge=0, description="The fraction of the slice that is paid.")
+
+
+class FeeForServiceTerms(ContractTerms):
+    """Fee-for-service terms: price factor, degressive tiers, revenue ceiling and floor.
+
+    Gross revenue is the sum of the line values; degressive_tiers pay each slice of it at the
+    tier's rate; a revenue_ceiling claws back clawback_rate of the revenue above it and a
+    revenue_floor tops up topup_rate of the shortfall below it. A lump_sum is a ceiling and
+    floor of the same amount with both rates 1.
+    """
+
+    model: Literal["fee_for_service"] = Field(description="The funding model: fee_for_service.")
+    price_factor: float = Field(
+        1.0, gt=0, description="Multiplies the claimed amount of lines without a tariff."
+    )
+    degressive_tiers: Annotated[list[DegressiveTier], Field(min_length=1)] | None = Field(
+        None,
+        description="Slices of gross revenue, each paid at its rate; every tier but the "
+        "last has an increasing up_to.",
+    )
+    revenue_ceiling: YearAmounts | None = Field(
+        None, description="The revenue ceiling: an amount, or a map year -> amount."
+    )
+    revenue_floor: YearAmounts | None = Field(
+        None, description="The revenue floor: an amount, or a map year -> amount."
+    )
+    clawback_rate: Rate = Field(
+        1.0, description="The fraction of revenue above the ceiling that is clawed back."
+    )
+    topup_rate: Rate = Field(
+        1.0, description="The fraction of the shortfall below the floor that is topped up."
+    )
+    lump_sum: YearAmounts | None = Field(
+        None,
+        description="A fixed yearly payment (aanneemsom): an amount, or a map year -> "
+        "amount; the same as ceiling = floor = lump sum with both rates 1.",
+    )
+
+    @field_validator("degressive_tiers")
+    @classmethod
+    def _tiers_in_order(
+        cls, tiers: list[DegressiveTier] | None
+    ) -> list[DegressiveTier] | None:
+        if not tiers:
+            return tiers
+        if tiers[-1].up_to is not None:
+            raise ValueError(
+                f"the last tier must have no up_to, so that it pays all revenue above "
+                f"the tier before it (got up_to {tiers[-1].up_to:g})"
+            )
+        bounds = [t.up_to for t in tiers[:-1]]
+        for number, up_to in enumerate(bounds, 1):
+            if up_to is None:
+                raise ValueError(f"tier {number} needs up_to; only the last tier goes without")
+        for number, (low, high) in enumerate(zip(bounds, bounds[1:]), 2):
+            if high <= low:
+                raise ValueError(
+                    f"up_to must increase from tier to tier (tier {number}: {high:g} "
+                    f"is not above {low:g})"
+                )
+        return tiers
+
+    @model_validator(mode="after")
+    def _amounts_agree(self) -> FeeForServiceTerms:
+        if self.lump_sum is not None:
+            given = [k for k in ("revenue_ceiling", "revenue_floor")
+                     if getattr(self, k) is not None]
+            given += [k for k in ("clawback_rate", "topup_rate")
+                      if k in self.model_fields_set and getattr(self, k) != 1]
+            if given:
+                raise ValueError(
+                    f"lump_sum: cannot be combined with {' or '.join(given)}; a lump sum is "
+                    f"a ceiling and floor of that amount with both rates 1"
+                )
+        for key in ("revenue_ceiling", "revenue_floor", "lump_sum"):
+            amounts = getattr(self, key)
+            if isinstance(amounts, dict):
+                missing = [y for y in self.performance_years if y not in amounts]
+                if missing:
+                    raise ValueError(
+                        f"{key}: no amount for performance year {_years(missing)} "
+                        f"(the map gives {_years(amounts)})"
+                    )
+        for year in self.performance_years:
+            ceiling, floor = self.ceiling_for(year), self.floor_for(year)
+            if ceiling is not None and floor is not None and floor > ceiling:
+                raise ValueError(
+                    f"revenue_floor: {floor:g} in {year} is above revenue_ceiling {ceiling:g}"
+                )
+        return self
+
+    def ceiling_for(self, year: int) -> float | None:
+        """The revenue ceiling of a performance year in currency units, or None.
+
+        Examples
+        --------
+        >>> terms = FeeForServiceTerms(model="fee_for_service", name="A", provider="HOSP_A",
+        ...                            performance_years=[2024], lump_sum=9_000_000)
+        >>> terms.ceiling_for(2024), terms.floor_for(2024), terms.effective_clawback_rate
+        (9000000.0, 9000000.0, 1.0)
+        """
+        return _amount_in(self.revenue_ceiling if self.lump_sum is None else self.lump_sum, year)
+
+    def floor_for(self, year: int) -> float | None:
+        """The revenue floor of a performance year in currency units, or None."""
+        return _amount_in(self.revenue_floor if self.lump_sum is None else self.lump_sum, year)
+
+    @property
+    def effective_clawback_rate(self) -> float:
+        """The clawback rate that applies: 1 under a lump sum."""
+        return 1.0 if self.lump_sum is not None else self.clawback_rate
+
+    @property
+    def effective_topup_rate(self) -> float:
+        """The top-up rate that applies: 1 under a lump sum."""
+        return 1.0 if self.lump_sum is not None else self.topup_rate
+
+
+#: A contract of any funding model, told apart by its ``model`` key. Each new model adds
+#: its class here and to :data:`CONTRACT_MODELS`.
+Contract = Annotated[Union[FeeForServiceTerms], Field(discriminator="model")]
+
+#: The terms class of each model this version can settle, by its ``model`` value.
+CONTRACT_MODELS: dict[str, type[ContractTerms]] = {"fee_for_service": FeeForServiceTerms}
+
+#: Models SPEC.md describes that a later version adds.
+PLANNED_MODELS = ("shared_savings", "capitation", "bundled")
+
+
+class ContractsFile(Settings):
+    """A whole contracts file: the global settings at top level, the contracts, scenarios."""
+
+    contracts: Annotated[list[Contract], Field(min_length=1)] = Field(
+        description="The contracts to settle and compare."
+    )
+    scenarios: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Changes in care to compare the contracts under; kept as given until "
+        "a later version reads them.",
+    )
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> ContractsFile:
+        names = [c.name for c in self.contracts]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                "each contract needs its own name; used more than once: "
+                + ", ".join(repr(n) for n in repeated)
+            )
+        return self
+
+    @property
+    def settings(self) -> Settings:
+        """The global settings, without the contracts and scenarios."""
+        return Settings.model_validate(self.model_dump(include=set(Settings.model_fields)))

@@ -1,0 +1,552 @@
+"""Write the comparison workbook (SPEC §6) from a :class:`~funding_models.results.Comparison`.
+
+Sheets, in order: ``Read me``, ``Summary`` (with native bar charts), one sheet per
+contract, ``Inputs`` and ``Rejected``. The workbook is streamed with openpyxl's write-only
+mode (fast for a long Rejected sheet), written atomically (a failed run leaves no file) and
+made byte-identical for the same comparison: fixed document dates and a zip rewritten with
+fixed entry times and attributes.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import itertools
+import os
+import re
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.data_source import AxDataSource, StrRef
+from openpyxl.packaging.core import DocumentProperties
+from openpyxl.utils import get_column_letter
+from openpyxl.writer.excel import ExcelWriter
+
+from fileio.atomic import atomic_output
+from fileio.xlsx_style import (
+    BOLD, ITALIC, WRAP, cell_value, clean_text, column_kind, column_width, make_cell,
+    number_formats, row_xml,
+)
+from funding_models.results import (
+    SUMMARY_COLUMNS, SUMMARY_KINDS, ColumnKind, Comparison, ContractResult,
+    InputFileReport, Table, cents_to_units,
+)
+
+READ_ME = "Read me"
+SUMMARY = "Summary"
+INPUTS = "Inputs"
+REJECTED = "Rejected"
+
+#: Names a contract sheet may not take (Excel reserves "History").
+RESERVED_SHEET_NAMES = (READ_ME, SUMMARY, INPUTS, REJECTED, "History")
+
+#: Longest sheet name Excel accepts.
+MAX_SHEET_NAME = 31
+
+#: Data rows a sheet holds below its header row (Excel's 1,048,576 rows less one).
+MAX_DATA_ROWS = 1_048_575
+
+#: Columns of the Rejected sheet.
+REJECTED_COLUMNS = ("file", "sheet", "table", "row", "column", "value", "reason")
+
+#: Columns of the input-file table on the Inputs sheet.
+INPUT_FILE_KINDS: dict[str, ColumnKind] = {
+    "file": "text", "sheet": "text", "table": "text", "sha256": "text",
+    "rows_read": "count", "rows_accepted": "count", "rows_rejected": "count",
+    "blank_rows": "count", "amount_read": "money", "amount_accepted": "money",
+    "amount_rejected": "money",
+}
+
+#: One sentence per Summary column, shown on the Read me sheet.
+COLUMN_MEANINGS = {
+    "scenario": "The scenario the row was settled under; base is the claims as they are.",
+    "contract": "The contract's name as given in the contracts file.",
+    "model": "The funding model the contract settles under.",
+    "provider": "The provider or providers that hold the contract.",
+    "year": "The performance year.",
+    "members": "Members in the contract's population in the year.",
+    "member_months": "Months of membership of those members in the year.",
+    "insurer_cost": "What the insurer pays for what the contract covers.",
+    "ffs_equivalent": "The claimed amounts of the same care: what plain fee-for-service "
+                      "would have cost.",
+    "provider_revenue": "What the contract's provider side receives under the contract.",
+    "provider_cost": "The claimed amounts of the care the contract's provider side "
+                     "carries.",
+    "provider_result": "Provider revenue less provider cost.",
+    "shared_savings": "Savings paid to the provider in the model's settlement.",
+    "shared_losses": "Losses the provider pays back in the model's settlement.",
+    "stop_loss": "What the insurer pays above the stop-loss attachment in the model's "
+                 "settlement.",
+    "corridor": "What the risk corridors move between insurer and provider in the "
+                "model's settlement (positive: paid by the insurer).",
+    "reconciliation": "The year-end reconciliation payment of a bundle in the model's "
+                      "settlement (positive: paid to the provider).",
+    "savings_rate": "Savings as a share of the benchmark.",
+    "spillover": "Rise in spend on care outside the contract's scope against its trended "
+                 "baseline (the waterbed).",
+    "net_insurer_savings": "Targeted savings less spillover less what the contract costs "
+                           "the insurer beyond fee-for-service.",
+    "status": "ok, or why a figure in the row is blank.",
+}
+
+COMPARE_LINE = ("Compare contracts by insurer cost − FFS equivalent: what the contract "
+                "costs the insurer beyond fee-for-service.")
+
+#: Column widths are measured on this many rows of a table.
+WIDTH_SAMPLE_ROWS = 1_000
+
+#: Rows of spliced sheet XML compressed at a time.
+SPLICE_BATCH_ROWS = 2_000
+
+CHART_LABEL = "chart label"
+CHART_HEIGHT_CM = 9.0
+CHART_ROWS = 20  # rows a chart takes, with a margin, at the default row height
+
+# Document dates and zip entry times are fixed so that the same comparison gives the
+# same bytes.
+DOCUMENT_TIME = dt.datetime(2000, 1, 1)
+ZIP_ENTRY_TIME = (1980, 1, 1, 0, 0, 0)
+ZIP_ENTRY_ATTRIBUTES = 0o100644 << 16
+
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")
+
+
+def write_comparison_workbook(comparison: Comparison, path: str | os.PathLike,
+                              inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Write the comparison workbook to ``path``, all at once or not at all.
+
+    Parameters
+    ----------
+    comparison : Comparison
+        What to write.
+    path : str or os.PathLike
+        The ``.xlsx`` file to create or replace.
+    inputs : iterable of str or os.PathLike
+        The run's input files; ``path`` may not be one of them.
+
+    Raises
+    ------
+    fileio.atomic.OutputPathError
+        When ``path`` cannot be written (see :func:`fileio.atomic.atomic_output`).
+
+    Examples
+    --------
+    >>> write_comparison_workbook(comparison, "out/comparison.xlsx",
+    ...                           inputs=["claims.csv"])  # doctest: +SKIP
+    """
+    with atomic_output(path, inputs=inputs) as temporary:
+        workbook, extra_rows = _build_workbook(comparison)
+        _save_deterministically(workbook, temporary, extra_rows)
+
+
+def contract_sheet_names(names: Sequence[str]) -> list[str]:
+    """Valid, unique sheet names for contracts, in order.
+
+    Characters Excel forbids (``[]:*?/\\`` and control characters) become ``_``, names
+    are cut to 31 characters without leading or trailing apostrophes, and a name already
+    taken (case-insensitively, the fixed sheets included) gets `` (2)``, `` (3)``...
+
+    Examples
+    --------
+    >>> contract_sheet_names(["ACO: north", "aco_ north", "Summary"])
+    ['ACO_ north', 'aco_ north (2)', 'Summary (2)']
+    """
+    taken = {name.casefold() for name in RESERVED_SHEET_NAMES}
+    unique = []
+    for name in names:
+        base = _valid_sheet_name(name)
+        candidate, number = base, 2
+        while candidate.casefold() in taken:
+            suffix = f" ({number})"
+            candidate = base[: MAX_SHEET_NAME - len(suffix)].rstrip("'") + suffix
+            number += 1
+        taken.add(candidate.casefold())
+        unique.append(candidate)
+    return unique
+
+
+def _valid_sheet_name(name: str) -> str:
+    """A contract name as Excel accepts it for a sheet (not yet made unique)."""
+    text = _SHEET_NAME_FORBIDDEN.sub("_", clean_text(str(name)))
+    return text.strip("'")[:MAX_SHEET_NAME].rstrip("'") or "Contract"
+
+
+# -- building the workbook --------------------------------------------------------------
+
+def _build_workbook(comparison: Comparison
+                    ) -> tuple[Workbook, dict[object, Iterator[str]]]:
+    """All sheets of the workbook, in order, streamed into a write-only workbook.
+
+    Returns the workbook and, for the Rejected sheet, its data rows as XML to splice in
+    on saving (see :func:`_write_rejected`).
+    """
+    workbook = Workbook(write_only=True)
+    workbook.properties = DocumentProperties(
+        creator="fundcalc", title="fundcalc comparison", created=DOCUMENT_TIME,
+        modified=DOCUMENT_TIME)
+    formats = number_formats(comparison.currency)
+    sheet_names = contract_sheet_names([result.name for result in comparison.contracts])
+    _write_read_me(workbook.create_sheet(READ_ME), comparison, sheet_names)
+    _write_summary(workbook.create_sheet(SUMMARY), comparison.summary, formats,
+                   comparison.currency)
+    for result, name in zip(comparison.contracts, sheet_names):
+        _write_contract(workbook.create_sheet(name), result, formats, comparison.currency)
+    _write_inputs(workbook.create_sheet(INPUTS), comparison, formats)
+    rejected = workbook.create_sheet(REJECTED)
+    return workbook, {rejected: _write_rejected(rejected, comparison.rejected)}
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """A frame turned into cell values, column by column, with each column's kind."""
+
+    headers: list[str]
+    kinds: list[ColumnKind]
+    columns: list[list]
+
+    @property
+    def row_count(self) -> int:
+        """Number of data rows."""
+        return len(self.columns[0]) if self.columns else 0
+
+
+def _grid(frame: pd.DataFrame, kinds: dict[str, ColumnKind]) -> _Grid:
+    """Convert a frame to a :class:`_Grid` (positionally, so duplicate names are fine)."""
+    series = [frame.iloc[:, position] for position in range(frame.shape[1])]
+    return _Grid(
+        headers=[clean_text(str(name)) for name in frame.columns],
+        kinds=[column_kind(column, kinds, name)
+               for column, name in zip(series, frame.columns)],
+        columns=[[cell_value(value) for value in column.tolist()] for column in series],
+    )
+
+
+def _grid_widths(grid: _Grid, currency: str) -> list[float]:
+    """Column widths that fit a grid's headers and its first rows' values."""
+    return [column_width(header, values[:WIDTH_SAMPLE_ROWS], kind, currency)
+            for header, values, kind in zip(grid.headers, grid.columns, grid.kinds)]
+
+
+def _widest(*widths: list[float]) -> list[float]:
+    """Column by column, the widest of several width lists."""
+    longest = max((len(w) for w in widths), default=0)
+    return [max(w[i] for w in widths if i < len(w)) for i in range(longest)]
+
+
+def _set_widths(sheet, widths: list[float | None]) -> None:
+    """Set column widths; ``None`` keeps the default (write-only: before the first row)."""
+    for position, width in enumerate(widths, 1):
+        if width is not None:
+            sheet.column_dimensions[get_column_letter(position)].width = width
+
+
+def _header_row(sheet, headers: Iterable[str]) -> list:
+    """A bold header row."""
+    return [make_cell(sheet, header, font=BOLD) for header in headers]
+
+
+def _data_rows(sheet, grid: _Grid, formats: dict[ColumnKind, str | None]) -> Iterator[list]:
+    """The grid's rows as cells, each column in its kind's number format."""
+    column_formats = [formats[kind] for kind in grid.kinds]
+    for values in zip(*grid.columns):
+        yield [make_cell(sheet, value, number_format)
+               for value, number_format in zip(values, column_formats)]
+
+
+def _append_text(sheet, *texts, font=None, alignment=None) -> None:
+    """Append one row of text cells."""
+    sheet.append([make_cell(sheet, cell_value(text), font=font, alignment=alignment)
+                  for text in texts])
+
+
+# -- Read me ----------------------------------------------------------------------------
+
+def _write_read_me(sheet, comparison: Comparison, contract_sheets: list[str]) -> None:
+    """What the workbook is, where everything is, and what each Summary column means."""
+    sheets = _sheet_descriptions(comparison, contract_sheets)
+    _set_widths(sheet, [column_width("", [name for name, _ in sheets] + list(SUMMARY_COLUMNS),
+                                     "text", comparison.currency), 110])
+    _append_text(sheet, "fundcalc comparison workbook", font=BOLD)
+    sheet.append([])
+    _append_text(sheet, "About", _about(comparison.currency), alignment=WRAP)
+    _append_text(sheet, "Comparing", COMPARE_LINE, alignment=WRAP)
+    sheet.append([])
+    sheet.append(_header_row(sheet, ["Sheet", "What it holds"]))
+    for name, description in sheets:
+        _append_text(sheet, name, description)
+    sheet.append([])
+    sheet.append(_header_row(sheet, ["Summary column", "Meaning"]))
+    for column in SUMMARY_COLUMNS:
+        _append_text(sheet, column, COLUMN_MEANINGS[column])
+
+
+def _about(currency: str) -> str:
+    """The paragraph that says what the workbook is."""
+    return (
+        "This workbook compares how health-insurer contracts settle under four funding "
+        "models (fee-for-service, shared savings, capitation and bundled payments) on the "
+        "same claims data. fundcalc wrote it from the input files and contract terms "
+        f"listed on the Inputs sheet. Money is in {currency}. A blank figure does not "
+        "apply to the contract's model or could not be computed; the status column says "
+        "why. The same inputs always give the same workbook.")
+
+
+def _sheet_descriptions(comparison: Comparison,
+                        contract_sheets: list[str]) -> list[tuple[str, str]]:
+    """(sheet name, what it holds) for every sheet, in workbook order."""
+    contracts = [(name, f"Detail of contract {result.name}: its settlement tables by "
+                        "year, provider and domain, and any warnings.")
+                 for name, result in zip(contract_sheets, comparison.contracts)]
+    return [
+        (READ_ME, "This page."),
+        (SUMMARY, "One row per scenario, contract and performance year, with charts of "
+                  "insurer cost and provider result to the right of the table."),
+        *contracts,
+        (INPUTS, "Each input file with its SHA-256 and the rows and amounts read, "
+                 "accepted and rejected; the run's settings; the contract terms as "
+                 "given."),
+        (REJECTED, "Every rejected input row and why it was rejected."),
+    ]
+
+
+# -- Summary ----------------------------------------------------------------------------
+
+def _write_summary(sheet, summary: pd.DataFrame, formats: dict[ColumnKind, str | None],
+                   currency: str) -> None:
+    """The Summary table, frozen and filtered, with its charts to the right.
+
+    A ``chart label`` column (contract and year) beside the table, after one empty
+    column, names the bars; the charts read their values from the table itself, so
+    filtering the table filters the charts.
+    """
+    grid = _grid(summary.reindex(columns=list(SUMMARY_COLUMNS)), SUMMARY_KINDS)
+    labels = _chart_labels(grid)
+    label_column = len(SUMMARY_COLUMNS) + 2
+    _set_widths(sheet, _grid_widths(grid, currency)
+                + [None, column_width(CHART_LABEL, labels, "text", currency)])
+    sheet.freeze_panes = "C2"
+    sheet.append(_header_row(sheet, grid.headers) + [None, make_cell(sheet, CHART_LABEL,
+                                                                     font=BOLD)])
+    for row, label in zip(_data_rows(sheet, grid, formats), labels):
+        sheet.append(row + [None, make_cell(sheet, label)])
+    last_column = get_column_letter(len(SUMMARY_COLUMNS))
+    sheet.auto_filter.ref = f"A1:{last_column}{grid.row_count + 1}"
+    if grid.row_count:
+        _add_summary_charts(sheet, grid.row_count, label_column, currency)
+
+
+def _chart_labels(grid: _Grid) -> list[str]:
+    """A bar label per Summary row: contract and year, and the scenario when several."""
+    column = dict(zip(grid.headers, grid.columns))
+    several_scenarios = len(set(column["scenario"])) > 1
+    labels = []
+    for scenario, contract, year in zip(column["scenario"], column["contract"],
+                                        column["year"]):
+        parts = [f"{scenario}:" if several_scenarios else None, contract, year]
+        labels.append(clean_text(" ".join(str(part) for part in parts if part is not None)))
+    return labels
+
+
+def _add_summary_charts(sheet, rows: int, label_column: int, currency: str) -> None:
+    """Bar charts of insurer cost and provider result, stacked right of the table."""
+    categories = Reference(sheet, min_col=label_column, min_row=2, max_row=rows + 1)
+    anchor_column = get_column_letter(label_column + 2)
+    charts = (("insurer_cost", "Insurer cost by contract and year"),
+              ("provider_result", "Provider result by contract and year"))
+    for position, (column, title) in enumerate(charts):
+        values = Reference(sheet, min_col=SUMMARY_COLUMNS.index(column) + 1, min_row=1,
+                           max_row=rows + 1)
+        chart = _bar_chart(values, categories, f"{title} ({currency})", rows)
+        sheet.add_chart(chart, f"{anchor_column}{1 + position * CHART_ROWS}")
+
+
+def _bar_chart(values: Reference, categories: Reference, title: str, bars: int) -> BarChart:
+    """A column chart of one series; wider with more bars so labels stay readable."""
+    chart = BarChart()
+    chart.type = "col"
+    chart.title = title
+    chart.add_data(values, titles_from_data=True)
+    # Labels are text: a string reference (set_categories would declare numbers).
+    chart.series[0].cat = AxDataSource(strRef=StrRef(f=str(categories)))
+    chart.legend = None
+    chart.y_axis.number_format = "#,##0"
+    chart.x_axis.delete = False  # openpyxl 3.1 hides axes unless told otherwise
+    chart.y_axis.delete = False
+    chart.height = CHART_HEIGHT_CM
+    chart.width = min(max(16.0, 4.0 + 1.2 * bars), 150.0)
+    return chart
+
+
+# -- contract sheets --------------------------------------------------------------------
+
+def _write_contract(sheet, result: ContractResult, formats: dict[ColumnKind, str | None],
+                    currency: str) -> None:
+    """Contract name, model and provider, warnings, then each detail table."""
+    head = [("Contract", result.name), ("Model", result.model),
+            ("Provider", _providers(result))]
+    grids = [_grid(table.frame, table.kinds) for table in result.tables]
+    head_widths = [column_width("", [cell_value(v) for v in column], "text", currency)
+                   for column in zip(*head)]
+    _set_widths(sheet, _widest(head_widths,
+                               *(_grid_widths(grid, currency) for grid in grids)))
+    sheet.freeze_panes = f"A{len(head) + 1}"
+    for label, value in head:
+        sheet.append([make_cell(sheet, label, font=BOLD),
+                      make_cell(sheet, cell_value(value))])
+    if result.warnings:
+        sheet.append([])
+        _append_text(sheet, "Warnings", font=BOLD)
+        for warning in result.warnings:
+            _append_text(sheet, warning)
+    for table, grid in zip(result.tables, grids):
+        sheet.append([])
+        _append_table(sheet, table, grid, formats)
+
+
+def _providers(result: ContractResult) -> str:
+    """The contract's providers, as they appear in its summary rows."""
+    providers = dict.fromkeys(str(row.provider) for row in result.rows
+                              if row.provider is not None)
+    return ", ".join(providers)
+
+
+def _append_table(sheet, table: Table, grid: _Grid,
+                  formats: dict[ColumnKind, str | None]) -> None:
+    """A titled table: bold title, italic note, bold header, formatted rows."""
+    _append_text(sheet, table.title, font=BOLD)
+    if table.note:
+        _append_text(sheet, table.note, font=ITALIC)
+    sheet.append(_header_row(sheet, grid.headers))
+    for row in _data_rows(sheet, grid, formats):
+        sheet.append(row)
+
+
+# -- Inputs -----------------------------------------------------------------------------
+
+def _write_inputs(sheet, comparison: Comparison,
+                  formats: dict[ColumnKind, str | None]) -> None:
+    """Input files with their reconciliation, the settings, and the terms as given."""
+    tables = [
+        Table("Input files", _input_files_frame(comparison.input_files), INPUT_FILE_KINDS,
+              note=f"Amounts in {comparison.currency}."),
+        # Settings are shown as given (General format): they mix text and numbers.
+        Table("Settings", pd.DataFrame({"setting": list(comparison.settings),
+                                        "value": list(comparison.settings.values())},
+                                       dtype=object),
+              {"setting": "text", "value": "text"}),
+    ]
+    grids = [_grid(table.frame, table.kinds) for table in tables]
+    _set_widths(sheet, _widest(*(_grid_widths(grid, comparison.currency)
+                                 for grid in grids)))
+    for position, (table, grid) in enumerate(zip(tables, grids)):
+        if position:
+            sheet.append([])
+        _append_table(sheet, table, grid, formats)
+    sheet.append([])
+    _append_text(sheet, "Contract terms as given", font=BOLD)
+    for line in comparison.terms_text.splitlines():
+        _append_text(sheet, line)
+
+
+def _input_files_frame(reports: list[InputFileReport]) -> pd.DataFrame:
+    """One row per input table, amounts converted from cents to currency units."""
+    records = [{
+        "file": report.file, "sheet": report.sheet, "table": report.table,
+        "sha256": report.sha256, "rows_read": report.rows_read,
+        "rows_accepted": report.rows_accepted, "rows_rejected": report.rows_rejected,
+        "blank_rows": report.blank_rows,
+        "amount_read": cents_to_units(report.amount_read),
+        "amount_accepted": cents_to_units(report.amount_accepted),
+        "amount_rejected": cents_to_units(report.amount_rejected),
+    } for report in reports]
+    return pd.DataFrame(records, columns=list(INPUT_FILE_KINDS), dtype=object)
+
+
+# -- Rejected ----------------------------------------------------------------------------
+
+def _write_rejected(sheet, rejected: pd.DataFrame) -> Iterator[str]:
+    """The Rejected header, frozen and filtered; returns the data rows as XML.
+
+    The rows (up to what a sheet holds) are spliced into the sheet's XML on saving, see
+    :func:`fileio.xlsx_style.row_xml`. Values are shown as given (General format). When
+    there are more rows than a sheet holds, a note beside the header gives the total.
+    """
+    extra = [column for column in rejected.columns if column not in REJECTED_COLUMNS]
+    frame = rejected.reindex(columns=[*REJECTED_COLUMNS, *extra]).iloc[:MAX_DATA_ROWS]
+    sample = _grid(frame.iloc[:WIDTH_SAMPLE_ROWS], dict.fromkeys(frame.columns, "text"))
+    _set_widths(sheet, _grid_widths(sample, currency=""))
+    sheet.freeze_panes = "A2"
+    header = _header_row(sheet, sample.headers)
+    if len(rejected) > len(frame):
+        header += [None, make_cell(
+            sheet, f"{len(rejected):,} rows were rejected; only the first {len(frame):,} "
+                   "fit on this sheet.", font=BOLD)]
+    sheet.append(header)
+    sheet.auto_filter.ref = f"A1:{get_column_letter(frame.shape[1])}{len(frame) + 1}"
+    return _rows_xml(frame, first_row=2)
+
+
+def _rows_xml(frame: pd.DataFrame, first_row: int) -> Iterator[str]:
+    """The frame's rows as worksheet XML, numbered from ``first_row``."""
+    letters = [get_column_letter(position) for position in range(1, frame.shape[1] + 1)]
+    for row_number, values in enumerate(frame.itertuples(index=False, name=None),
+                                        first_row):
+        yield row_xml(row_number, [cell_value(value) for value in values], letters)
+
+
+# -- deterministic save -----------------------------------------------------------------
+
+def _save_deterministically(workbook: Workbook, target: str | os.PathLike,
+                            extra_rows: dict[object, Iterator[str]]) -> None:
+    """Save so that the same workbook content always gives the same bytes.
+
+    ``extra_rows`` maps a sheet to rows of XML appended after the rows openpyxl wrote.
+    """
+    buffer = io.BytesIO()
+    # ExcelWriter rather than Workbook.save: save() stamps the current time into the
+    # document properties.
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        ExcelWriter(workbook, archive).write_data()
+    # A sheet's part name is known once the writer has numbered the sheets.
+    rows_by_part = {sheet.path.lstrip("/"): rows for sheet, rows in extra_rows.items()}
+    _copy_zip_deterministically(buffer, target, rows_by_part)
+
+
+def _copy_zip_deterministically(source, target: str | os.PathLike,
+                                rows_by_part: dict[str, Iterator[str]]) -> None:
+    """Copy a zip entry by entry, in order, with fixed times, attributes and compression,
+    splicing extra rows into the named sheet parts."""
+    with zipfile.ZipFile(source) as original, \
+            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as copy:
+        for entry in original.infolist():
+            stable = zipfile.ZipInfo(entry.filename, date_time=ZIP_ENTRY_TIME)
+            stable.compress_type = zipfile.ZIP_DEFLATED
+            stable.create_system = 3
+            stable.external_attr = ZIP_ENTRY_ATTRIBUTES
+            content = original.read(entry)
+            if entry.filename in rows_by_part:
+                _write_with_rows(copy, stable, content, rows_by_part[entry.filename])
+            else:
+                copy.writestr(stable, content)
+
+
+def _write_with_rows(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sheet_xml: bytes,
+                     rows: Iterator[str]) -> None:
+    """Stream a sheet into the archive with ``rows`` added at the end of its data."""
+    head, tail = sheet_xml.split(b"</sheetData>")
+    with archive.open(info, "w") as stream:
+        stream.write(head)
+        for batch in _batches(rows, SPLICE_BATCH_ROWS):
+            stream.write("".join(batch).encode("utf-8"))
+        stream.write(b"</sheetData>" + tail)
+
+
+def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    """Consecutive lists of at most ``size`` items."""
+    batch = list(itertools.islice(items, size))
+    while batch:
+        yield batch
+        batch = list(itertools.islice(items, size))
