@@ -1,0 +1,150 @@
+"""The fundcalc command run on real files: exit codes, stderr and the workbook's cells."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "sample_workbooks"
+
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def spec_example(tmp_path):
+    """SPEC §4.1's ceiling example as files: 108 lines of 100 000 at HOSP_A in 2024, one
+    bad line (text amount), and a contract with ceiling 10.0M and claw-back 65%."""
+    workbook = openpyxl.Workbook()
+    claims = workbook.active
+    claims.title = "claims"
+    claims.append(["claim_id", "member_id", "provider_id", "service_date", "domain", "amount"])
+    for i in range(108):
+        claims.append([f"C{i}", f"M{i}", "HOSP_A", dt.date(2024, 3, 1), "hospital", 100_000])
+    claims.append(["C999", "M1", "HOSP_A", dt.date(2024, 3, 1), "hospital", None])
+    claims.cell(row=110, column=6, value="=1+1 oops").data_type = "s"  # text, not a formula
+    claims_path = tmp_path / "claims.xlsx"
+    workbook.save(claims_path)
+    contracts_path = tmp_path / "contracts.yaml"
+    contracts_path.write_text(
+        "contracts:\n"
+        "  - name: Hospital A, ceiling contract\n"
+        "    model: fee_for_service\n"
+        "    provider: HOSP_A\n"
+        "    scope: {domains: [hospital]}\n"
+        "    performance_years: [2024]\n"
+        "    revenue_ceiling: 10000000\n"
+        "    clawback_rate: 0.65\n")
+    return claims_path, contracts_path
+
+
+def test_compare_writes_the_settlement_into_the_workbook(spec_example, tmp_path):
+    claims_path, contracts_path = spec_example
+    out = tmp_path / "out.xlsx"
+    result = run("compare", claims_path, "--contracts", contracts_path, "-o", out,
+                 "--json", tmp_path / "out.json")
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(out)
+    assert book.sheetnames[:2] == ["Read me", "Summary"]
+    assert {"Inputs", "Rejected"} <= set(book.sheetnames)
+    summary = book["Summary"]
+    header = [c.value for c in summary[1]]
+    row = {h: c for h, c in zip(header, summary[2])}
+    # 10.0M + (1 − 0.65) × 0.8M = 10.28M; FFS equivalent 108 × 100 000 = 10.8M.
+    assert row["insurer_cost"].value == pytest.approx(10_280_000)
+    assert row["ffs_equivalent"].value == pytest.approx(10_800_000)
+    assert row["provider_result"].value == pytest.approx(-520_000)
+    assert "0.00" in row["insurer_cost"].number_format
+    assert row["contract"].value == "Hospital A, ceiling contract"
+    rejected = book["Rejected"]
+    rejected_header = [c.value for c in rejected[1]]
+    bad = dict(zip(rejected_header, (c.value for c in rejected[2])))
+    assert bad["row"] == 110 and bad["column"] == "amount" and bad["value"] == "=1+1 oops"
+    inputs = [[c.value for c in r] for r in book["Inputs"].iter_rows()]
+    claims_row = next(r for r in inputs if "claims" in r and r[0] == str(claims_path))
+    assert 109 in claims_row and 108 in claims_row and 1 in claims_row  # read/accepted/rejected
+    summary_json = json.loads((tmp_path / "out.json").read_text())
+    assert summary_json[0]["insurer_cost"] == 10_280_000.0
+    assert summary_json[0]["shared_savings"] is None
+
+
+def test_strict_exits_1_when_rows_were_rejected(spec_example, tmp_path):
+    claims_path, contracts_path = spec_example
+    result = run("compare", claims_path, "--contracts", contracts_path, "-o",
+                 tmp_path / "out.xlsx", "--strict")
+    assert result.exit_code == 1
+    assert (tmp_path / "out.xlsx").exists()
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda c, k: c.write_text("not,a,workbook\n"), "not a readable .xlsx"),
+    (lambda c, k: c.unlink(), "no such file"),
+    (lambda c, k: k.write_text("contracts:\n  - name: X\n    model: fee_for_service\n"
+                               "    provider: A\n    performance_years: [2024]\n"
+                               "    clawback_rate: 1.5\n"), "clawback_rate"),
+    (lambda c, k: _drop_amount_column(c), "amount"),
+])
+def test_unusable_input_is_one_sentence_and_exit_2(spec_example, tmp_path, break_it, message):
+    claims_path, contracts_path = spec_example
+    break_it(claims_path, contracts_path)
+    out = tmp_path / "out.xlsx"
+    result = CliRunner().invoke(main, ["compare", str(claims_path), "--contracts",
+                                       str(contracts_path), "-o", str(out)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
+
+
+def _drop_amount_column(path: Path) -> None:
+    book = openpyxl.load_workbook(path)
+    book["claims"].delete_cols(6)
+    book.save(path)
+
+
+def test_output_equal_to_an_input_is_refused(spec_example):
+    claims_path, contracts_path = spec_example
+    result = CliRunner().invoke(main, ["compare", str(claims_path), "--contracts",
+                                       str(contracts_path), "-o", str(claims_path)])
+    assert result.exit_code == 2
+
+
+def test_validate_reports_reconciliation(spec_example, tmp_path):
+    claims_path, _ = spec_example
+    result = run("validate", claims_path, "--rejected", tmp_path / "rejected.csv")
+    assert result.exit_code == 0
+    assert "109 rows read, 108 accepted, 1 rejected" in result.output
+    assert "amount read 10,800,000.00" in result.output
+    assert "'=1+1 oops" in (tmp_path / "rejected.csv").read_text()
+
+
+def test_shipped_sample_runs_and_is_byte_identical(tmp_path):
+    first, second = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    args = [SAMPLE / "claims.xlsx", "--contracts", SAMPLE / "contracts.yaml"]
+    assert run("compare", *args, "-o", first).exit_code == 0
+    assert run("compare", *args, "-o", second).exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+    summary = openpyxl.load_workbook(first)["Summary"]
+    contracts = {row[1] for row in summary.iter_rows(min_row=2, values_only=True) if row[1]}
+    assert len(contracts) >= 4
+
+
+def test_schema_prints_the_contracts_schema():
+    result = run("schema")
+    assert result.exit_code == 0
+    assert "contracts" in json.loads(result.output)["properties"]
+
+
+def test_sample_writes_a_workbook_and_contracts(tmp_path):
+    result = run("sample", "-o", tmp_path / "s", "--members", 200, "--years", "2023-2024")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "s" / "claims.xlsx").exists()
+    assert (tmp_path / "s" / "contracts.yaml").exists()
