@@ -134,7 +134,7 @@ BAD_ROWS: tuple[tuple[str, str], ...] = (
     ("quantity -1", "reject"),
     ("exact duplicate: two identical rows with the same claim_id and line", "keep one"),
     ("same claim_id and line, different amounts (two rows)", "reject both"),
-    ("member_id not in the members table", "keep; no population"),
+    ("member_id not in the members table", "reject: member not in the members table"),
     ("domain blank", "reject"),
     ("service_date after the member's enrollment ended", "keep; not in population spend"),
     ("amount blank", "reject"),
