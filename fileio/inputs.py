@@ -75,7 +75,8 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
         When a file cannot be read at all or lacks a required column.
     """
     options = options or ReadOptions()
-    claim_paths = [Path(p) for p in claims]
+    # A file named twice is read once: its reports would otherwise count every row twice.
+    claim_paths = list(dict.fromkeys(Path(p) for p in claims))
     if not claim_paths:
         raise InputError("no claims file given; name at least one .xlsx, .csv or .parquet file.")
     explicit = {"members": members, "fee_schedule": fee_schedule, "enrollment": enrollment,

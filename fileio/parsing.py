@@ -103,6 +103,12 @@ def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, np.nda
         ok = pc.match_substring_regex(text, _PLAIN_NUMBER)
         hint = "not an amount (write 1234.56; for 1.234,56 set decimal_comma: true)"
     ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+    # Past the 17th decimal only whether a non-zero digit follows matters for rounding to
+    # cents, so such tails shrink to one sticky 1 (0.005000…0001 still rounds up).
+    if pc.any(pc.greater(pc.utf8_length(text), 18)).as_py():
+        text = pc.replace_substring_regex(text, r"^([+-]?\d*\.\d{17})0*$", r"\1")
+        text = pc.replace_substring_regex(text, r"^([+-]?\d*\.\d{17})\d*[1-9]\d*$",
+                                          r"\11")  # RE2: group 1, then a 1
     # decimal128(38, 18) holds 20 integer digits and overflows silently beyond them, so
     # only short enough numbers go through the cast; longer ones are absurd amounts.
     fits = pc.fill_null(pc.match_substring_regex(text, _FITS_DECIMAL), False)
@@ -158,7 +164,10 @@ def parse_number(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndar
     ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
     safe = pc.if_else(pa.array(ok), text, pa.scalar(None, pa.string()))
     values = pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False)
-    return values, _reasons(present & ~ok, "not a number")
+    problem = _reasons(present & ~ok, "not a number")
+    # Hundreds of digits overflow to infinity, which no quantity or score can be.
+    problem[np.isinf(values)] = "not a finite number"
+    return np.where(np.isinf(values), np.nan, values), problem
 
 
 def parse_date(column: pa.Array, date_format: str | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -175,8 +184,10 @@ def parse_date(column: pa.Array, date_format: str | None = None) -> tuple[np.nda
         ``None`` or why the cell is not a date.
     """
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
-        values = pc.cast(column, pa.timestamp("s")).to_numpy(zero_copy_only=False)
-        values = values.astype("datetime64[D]")
+        if pa.types.is_timestamp(column.type) and column.type.tz is not None:
+            column = pc.local_timestamp(column)  # the day on the wall clock, not in UTC
+        # Flooring in numpy keeps times of day (a cast to seconds refuses milliseconds).
+        values = column.to_numpy(zero_copy_only=False).astype("datetime64[D]")
         return _check_date_range(values, np.full(len(values), None, dtype=object))
     text = as_text(column)
     present = text.is_valid().to_numpy(zero_copy_only=False)

@@ -164,11 +164,11 @@ def _find_header(preview: list[list[object]], spec: TableSpec, rename: dict[str,
     else the one with the most (so that the error names what is missing)."""
     best, best_count = None, 0
     for index, cells in enumerate(preview[:HEADER_SEARCH_ROWS]):
-        try:
-            found = _match_columns(cells, spec, rename)
-        except InputError:
-            found = {}
-        count = sum(name in found for name in spec.required)
+        # Names without the duplicate check: a header that repeats a column is still the
+        # header, and the caller's _match_columns then says which column repeats.
+        names = {rename.get(normalise_header(h), normalise_header(h)) for h in cells
+                 if h is not None and str(h).strip() != ""}
+        count = sum(name in names for name in spec.required)
         if count == len(spec.required):
             return index
         if count > best_count:
@@ -317,10 +317,20 @@ def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str]) -> RawTable:
                 include_columns=[field_names[found[n]] for n in found]),
         )
 
-    try:
+    def read_all() -> pa.Table:
         table = read(threads=True)
         if any(number is None for number, _, _ in malformed):
             table = read(threads=False)  # only a single thread knows the line numbers
+        return table
+
+    try:
+        try:
+            table = read_all()
+        except pa.ArrowInvalid as error:
+            if encoding != "utf-8" or "invalid UTF8" not in str(error):
+                raise
+            encoding = "cp1252"  # the sniffed first megabyte was UTF-8, a later line is not
+            table = read_all()
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read the CSV ({_first_line(error)}).") from None
     columns = {n: table.column(field_names[found[n]]).combine_chunks() for n in found}

@@ -1,0 +1,765 @@
+"""Reading input tables (SPEC §1): formats, headers, row numbers, unreadable files, the
+row rules, and the reconciliation rows read = accepted + rejected (rows and cents).
+
+Tables are written to ``tmp_path`` with :mod:`input_files`; expected cents and row numbers
+are worked out by hand in each test.
+"""
+from __future__ import annotations
+
+import datetime
+import io
+import random
+import zipfile
+from collections import Counter
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fileio.errors import InputError
+from fileio.inputs import Inputs, ReadOptions, read_inputs
+from input_files import write_csv, write_parquet, write_table, write_text, write_xlsx
+
+FORMATS = ["xlsx", "csv", "parquet"]
+#: The required claims columns, in the order the helpers below write them.
+HEADER = ["claim_id", "member_id", "provider_id", "service_date", "domain", "amount"]
+MEMBERS_HEADER = ["member_id", "birth_date", "sex", "segment", "enrollment_start",
+                  "enrollment_end", "attributed_provider", "risk_score", "conditions"]
+CONTENT = ["claim_id", "line", "member_id", "provider_id", "service_date", "domain",
+           "care_code", "quantity", "amount", "paid_date"]
+
+
+def claim(claim_id="C1", amount="10.00", member="M1", date="2024-01-15", domain="gp",
+          provider="P1"):
+    """One claims row in :data:`HEADER` order."""
+    return [claim_id, member, provider, date, domain, amount]
+
+
+def member(member_id, **cells):
+    """One members row in :data:`MEMBERS_HEADER` order."""
+    return [member_id, *(cells.get(name) for name in MEMBERS_HEADER[1:])]
+
+
+def read(*claims: Path, **kwargs) -> Inputs:
+    return read_inputs(list(claims), **kwargs)
+
+
+def rejects(inputs: Inputs, table: str = "claims") -> list[tuple[int, str, str]]:
+    """(row, column, reason) of each rejected row of ``table``, sorted by row."""
+    frame = inputs.rejected[inputs.rejected["table"] == table]
+    return sorted(zip(frame["row"].astype(int), frame["column"], frame["reason"]))
+
+
+def report(inputs: Inputs, table: str = "claims"):
+    (only,) = [r for r in inputs.reports if r.table == table]
+    return only
+
+
+def content(frame: pd.DataFrame) -> Counter:
+    """The accepted rows as a multiset of plain tuples (no file, sheet or row)."""
+    plain = frame[CONTENT].astype(object).where(frame[CONTENT].notna(), None)
+    return Counter(map(tuple, plain.to_numpy().tolist()))
+
+
+def error_of(*claims: Path, **kwargs) -> str:
+    with pytest.raises(InputError) as caught:
+        read(*claims, **kwargs)
+    return str(caught.value)
+
+
+# -- the same table from every format -------------------------------------------------------
+
+FULL_HEADER = ["claim_id", "line", "member_id", "provider_id", "service_date", "domain",
+               "care_code", "quantity", "amount", "paid_date"]
+D = datetime.date
+FULL_TABLE = [
+    FULL_HEADER,
+    ["C1", "1", "M1", "P1", D(2024, 1, 15), "GP", "A1", 2, 274.65999999999997, None],
+    ["C1", "2", "M1", "P1", D(2024, 2, 29), "Hospital", None, None, -2.675, D(2024, 3, 1)],
+    ["C2", None, "M2", "P2", D(2024, 12, 31), "mental_health", "B7", 1.5, 0.125, None],
+    ["C3", "1", "M2", "P2", D(2023, 6, 30), "pharmacy", "Z9", 0, 1234.5, D(2023, 7, 2)],
+]
+
+
+@pytest.fixture
+def full_table_read(tmp_path):
+    return {kind: read(write_table(tmp_path / f"claims.{kind}", FULL_TABLE)) for kind in FORMATS}
+
+
+def test_every_format_gives_the_same_accepted_rows(full_table_read):
+    frames = {kind: inputs.claims.drop(columns=["_file", "_sheet", "_row"])
+              for kind, inputs in full_table_read.items()}
+    pd.testing.assert_frame_equal(frames["xlsx"], frames["csv"])
+    pd.testing.assert_frame_equal(frames["xlsx"], frames["parquet"])
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_the_accepted_values_are_the_hand_computed_ones(full_table_read, kind):
+    claims = full_table_read[kind].claims
+    # 274.65999999999997 is float noise for 274.66; 2.675 and 0.125 round half to even
+    assert claims["amount"].tolist() == [27466, -268, 12, 123450]
+    assert claims["quantity"].tolist() == [2.0, 1.0, 1.5, 0.0]  # blank quantity is 1
+    assert claims["domain"].tolist() == ["gp", "hospital", "mental_health", "pharmacy"]
+    assert claims["line"].tolist() == ["1", "2", "", "1"]
+    assert [str(d)[:10] for d in claims["service_date"]] == [
+        "2024-01-15", "2024-02-29", "2024-12-31", "2023-06-30"]
+    assert claims["paid_date"].isna().tolist() == [True, False, True, False]
+    assert report(full_table_read[kind]).amount_accepted == 27466 - 268 + 12 + 123450
+
+
+@pytest.mark.parametrize("kind, rows", [("xlsx", [2, 3, 4, 5]), ("csv", [2, 3, 4, 5]),
+                                        ("parquet", [1, 2, 3, 4])])
+def test_row_numbers_are_sheet_rows_csv_lines_or_parquet_records(full_table_read, kind, rows):
+    assert full_table_read[kind].claims["_row"].tolist() == rows
+
+
+# -- headers ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", FORMATS)
+@pytest.mark.parametrize("header", [
+    ["Claim ID", "Member-ID", " provider_id ", "SERVICE DATE", "Domain", "AMOUNT"],
+    ["claim-id", "member  id", "Provider Id", "service - date", "DOMAIN ", " Amount"],
+])
+def test_headers_match_ignoring_case_spaces_and_hyphens(tmp_path, kind, header):
+    path = write_table(tmp_path / f"c.{kind}", [header, claim(amount="1.50")])
+    assert read(path).claims["amount"].tolist() == [150]
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_the_columns_map_renames_a_users_headers(tmp_path, kind):
+    header = ["Declaratie-Nr", "Verzekerde", "Zorgaanbieder", "Datum", "Domein", "BEDRAG",
+              "Opmerking"]
+    path = write_table(tmp_path / f"c.{kind}", [header, [*claim(amount="12.34"), "note"]])
+    options = ReadOptions(columns={"Declaratie nr": "claim_id", "verzekerde": "member_id",
+                                   "Zorgaanbieder": "provider_id", "Datum": "Service Date",
+                                   "Domein": "domain", "Bedrag": "amount"})
+    claims = read(path, options=options).claims
+    assert claims["amount"].tolist() == [1234]
+    assert claims["member_id"].tolist() == ["M1"]
+
+
+@pytest.mark.parametrize("kind", ["xlsx", "csv"])
+def test_title_rows_above_the_header_are_skipped(tmp_path, kind):
+    rows = [["Claims export, insurer X"], ["printed", "2025-01-02"], [], HEADER,
+            claim("C1", "1.00"), claim("C2", "abc")]
+    inputs = read(write_table(tmp_path / f"c.{kind}", rows))
+    assert inputs.claims["_row"].tolist() == [5]
+    assert [(row, column) for row, column, _ in rejects(inputs)] == [(6, "amount")]
+
+
+def test_a_sheet_that_starts_lower_and_further_right_keeps_its_row_numbers(tmp_path):
+    rows = [[], [], [None, *HEADER], [None, *claim("C1", "1.00")], [],
+            [None, *claim("C2", "x")]]
+    inputs = read(write_xlsx(tmp_path / "c.xlsx", {"claims": rows}))
+    assert inputs.claims["_row"].tolist() == [4]
+    assert [row for row, _, _ in rejects(inputs)] == [6]
+
+
+# -- sheets -----------------------------------------------------------------------------------
+
+def test_a_one_sheet_workbook_is_the_claims_sheet(tmp_path):
+    path = write_xlsx(tmp_path / "c.xlsx", {"Blad1": [HEADER, claim()]})
+    inputs = read(path)
+    assert inputs.claims["_sheet"].tolist() == ["Blad1"]
+    assert inputs.members is None
+
+
+def test_the_claims_workbook_can_hold_the_members_sheet(tmp_path):
+    path = write_xlsx(tmp_path / "c.xlsx", {
+        "Members": [MEMBERS_HEADER, member("M1"), member("M2")],
+        "Claims": [HEADER, claim(member="M1"), claim("C2", member="M3")],
+    })
+    inputs = read(path)
+    assert inputs.members["member_id"].tolist() == ["M1", "M2"]
+    assert inputs.claims["claim_id"].tolist() == ["C1"]
+    assert [(r.table, r.sheet) for r in inputs.reports] == [("claims", "Claims"),
+                                                            ("members", "Members")]
+
+
+def test_a_workbook_of_several_sheets_without_a_claims_sheet_is_refused(tmp_path):
+    path = write_xlsx(tmp_path / "c.xlsx", {"2023": [HEADER], "2024": [HEADER]})
+    message = error_of(path)
+    assert message.startswith(str(path))
+    assert "no sheet named 'claims'" in message and "2023, 2024" in message
+
+
+# -- row numbers of rejected rows -------------------------------------------------------------
+
+def test_rejected_rows_point_at_the_sheet_row(tmp_path):
+    rows = [["Claims 2024"],                                     # row 1
+            HEADER,                                              # row 2
+            claim("C1"),                                         # row 3
+            claim("C2", amount="abc"),                           # row 4
+            [],                                                  # row 5, blank
+            claim("C3", date="2024-02-30"),                      # row 6
+            claim("C4", date="45306", amount="x"),               # row 7: the date fails first
+            claim("C5", member=None),                            # row 8
+            claim("C6")]                                         # row 9
+    inputs = read(write_xlsx(tmp_path / "c.xlsx", {"claims": rows}))
+    assert [(row, column) for row, column, _ in rejects(inputs)] == [
+        (4, "amount"), (6, "service_date"), (7, "service_date"), (8, "member_id")]
+    assert inputs.claims["_row"].tolist() == [3, 9]
+    values = dict(zip(inputs.rejected["row"], inputs.rejected["value"]))
+    assert values[4] == "abc" and values[7] == "45306" and values[8] == ""
+    assert report(inputs).blank_rows == 1
+
+
+def test_rejected_rows_point_at_the_csv_line_around_malformed_lines(tmp_path):
+    text = ("Claims export\n"                                 # line 1
+            ",,,,,\n"                                         # line 2
+            "claim_id,member_id,provider_id,service_date,domain,amount\n"  # line 3
+            "C1,M1,P1,2024-01-01,gp,1.00\n"                   # line 4
+            "\n"                                              # line 5, blank
+            "C2,M1,P1,2024-01-02,gp,2.00,surplus\n"           # line 6, too many fields
+            "C3,M1,P1,2024-01-03,gp,abc\n"                    # line 7
+            "C4,M1,P1,2024-01-04,gp\n"                        # line 8, too few fields
+            "C5,M1,P1,2024-02-30,gp,5.00\n"                   # line 9
+            "C6,M1,P1,2024-01-06,gp,6.00\n")                  # line 10
+    inputs = read(write_text(tmp_path / "c.csv", text))
+    assert [(row, column) for row, column, _ in rejects(inputs)] == [
+        (6, ""), (7, "amount"), (8, ""), (9, "service_date")]
+    reasons = dict((row, reason) for row, _, reason in rejects(inputs))
+    assert reasons[6] == "has 7 fields where the header has 6"
+    assert reasons[8] == "has 5 fields where the header has 6"
+    assert inputs.claims["_row"].tolist() == [4, 10]
+    assert inputs.claims["amount"].tolist() == [100, 600]
+    counts = report(inputs)
+    assert (counts.rows_read, counts.rows_accepted, counts.rows_rejected, counts.blank_rows) \
+        == (6, 2, 4, 1)
+
+
+def test_csv_line_numbers_hold_across_read_blocks(tmp_path):
+    # About 2 MB: pyarrow reads it in several blocks and threads.
+    lines = ["claim_id,member_id,provider_id,service_date,domain,amount"]
+    lines += [f"C{i},M{i % 97},P1,2024-01-01,gp,{i % 1000}.25" for i in range(60_000)]
+    for index in (100, 40_000, 59_000):   # line number = list index + 1
+        lines[index] += ",surplus"
+    lines[50_000] = ""
+    inputs = read(write_text(tmp_path / "big.csv", "\n".join(lines) + "\n"))
+    assert [row for row, _, _ in rejects(inputs)] == [101, 40_001, 59_001]
+    claims = inputs.claims
+    # claim C{i} was written on line i + 2
+    assert (claims["_row"] == claims["claim_id"].str[1:].astype(int) + 2).all()
+    assert len(claims) == 60_000 - 3 - 1
+
+
+@pytest.mark.parametrize("kind, blank", [
+    ("xlsx", 2),       # sheet rows 3 and 4; nothing is written in row 6, the sheet ends at 5
+    ("csv", 3),        # lines 3 (empty), 4 (",,,,,") and 6 (empty)
+    ("parquet", 1),    # a record of nulls; the empty rows are not written at all
+])
+def test_blank_rows_are_counted_not_rejected(tmp_path, kind, blank):
+    rows = [HEADER, claim("C1"), [], [None] * 6, claim("C2"), []]
+    inputs = read(write_table(tmp_path / f"c.{kind}", rows))
+    counts = report(inputs)
+    assert inputs.rejected.empty
+    assert (counts.rows_read, counts.rows_accepted, counts.blank_rows) == (2, 2, blank)
+    assert inputs.claims["_row"].tolist() == ([1, 3] if kind == "parquet" else [2, 5])
+
+
+# -- CSV dialects and encodings ---------------------------------------------------------------
+
+@pytest.mark.parametrize("delimiter, encoding, bom, line_end", [
+    (",", "utf-8", True, "\n"),
+    (";", "utf-8", False, "\r\n"),
+    (";", "cp1252", False, "\r\n"),
+    ("\t", "utf-8", False, "\n"),
+    ("|", "cp1252", False, "\n"),
+])
+def test_csv_dialects(tmp_path, delimiter, encoding, bom, line_end):
+    rows = [HEADER, claim("C1", "1.25", member="Zoë"), claim("C2", "-3.50", member="Ærø")]
+    path = write_csv(tmp_path / "c.csv", rows, delimiter=delimiter, encoding=encoding, bom=bom,
+                     line_end=line_end)
+    claims = read(path).claims
+    assert claims["claim_id"].tolist() == ["C1", "C2"]   # the BOM is not part of claim_id
+    assert claims["member_id"].tolist() == ["Zoë", "Ærø"]
+    assert claims["amount"].tolist() == [125, -350]
+
+
+def test_a_cp1252_letter_after_the_first_megabyte(tmp_path):
+    # The encoding is guessed from the first megabyte; this file is plain ASCII until then.
+    lines = [",".join(HEADER)] + [",".join(claim(f"C{i}", "1.00")) for i in range(40_000)]
+    lines.append(",".join(claim("CX", "2.00", member="Zoë")))
+    path = write_text(tmp_path / "c.csv", "\n".join(lines) + "\n", encoding="cp1252")
+    assert path.stat().st_size > 1 << 20
+    claims = read(path).claims
+    assert claims["member_id"].iloc[-1] == "Zoë" and claims["_row"].iloc[-1] == 40_002
+    assert claims["amount"].sum() == 40_000 * 100 + 200
+
+
+def test_decimal_comma_csv_with_semicolons(tmp_path):
+    rows = [HEADER, claim("C1", "1.234,56"), claim("C2", "-0,125"), claim("C3", "1,234.56")]
+    path = write_csv(tmp_path / "c.csv", rows, delimiter=";")
+    inputs = read(path, options=ReadOptions(decimal_comma=True))
+    assert inputs.claims["amount"].tolist() == [123456, -12]  # -12.5 cents -> even -12
+    assert [row for row, _, _ in rejects(inputs)] == [4]
+    plain = read(path)
+    assert "decimal_comma" in rejects(plain)[0][2]
+
+
+def test_day_first_dates_need_date_format(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [HEADER, claim(date="15-01-2024"),
+                                          claim("C2", date="2024-01-16")])
+    assert "date_format" in rejects(read(path))[0][2]
+    claims = read(path, options=ReadOptions(date_format="%d-%m-%Y")).claims
+    assert [str(d)[:10] for d in claims["service_date"]] == ["2024-01-15", "2024-01-16"]
+
+
+def test_excel_date_cells_and_date_numbers(tmp_path):
+    rows = [HEADER, claim("C1", date=D(2024, 1, 15)),
+            claim("C2", date=datetime.datetime(2024, 1, 16, 14, 30)),
+            claim("C3", date=45306)]            # a number, not a date cell
+    inputs = read(write_xlsx(tmp_path / "c.xlsx", {"claims": rows}))
+    assert [str(d)[:10] for d in inputs.claims["service_date"]] == ["2024-01-15", "2024-01-16"]
+    [(row, column, reason)] = rejects(inputs)
+    assert (row, column) == (4, "service_date") and "date_format" in reason
+
+
+def test_parquet_typed_columns(tmp_path):
+    import pyarrow as pa
+
+    rows = [HEADER,
+            [1, 17, "P1", datetime.datetime(2024, 1, 15, 9, 30, 0, 250000), "gp", 2.675],
+            [2, 18, "P1", datetime.datetime(2024, 1, 16), "gp", float("nan")]]
+    path = write_parquet(tmp_path / "c.parquet", rows,
+                         types={"claim_id": pa.int64(), "member_id": pa.float64(),
+                                "service_date": pa.timestamp("ms")})
+    inputs = read(path)
+    claims = inputs.claims
+    assert claims["claim_id"].tolist() == ["1"] and claims["member_id"].tolist() == ["17"]
+    assert claims["amount"].tolist() == [268]
+    assert str(claims["service_date"][0])[:10] == "2024-01-15"
+    assert rejects(inputs) == [(2, "amount", "required value is blank")]
+
+
+# -- files that cannot be used ----------------------------------------------------------------
+
+def test_parquet_decimal_dictionary_and_nullable_integer_columns(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({
+        "claim_id": pa.array(["C1", "C2", "C1"]).dictionary_encode(),
+        "line": pa.array([1, 1, 2], pa.int32()),
+        "member_id": pa.array(["M1", "M1", "M1"], pa.large_string()),
+        "provider_id": ["P1", "P1", "P1"],
+        "service_date": pa.array([D(2024, 1, 15)] * 3, pa.date32()),
+        "domain": ["gp", "gp", "gp"],
+        "quantity": pa.array([2, None, 1], pa.int64()),
+        "amount": pa.array([Decimal("2.675"), Decimal("-1.005"), Decimal("3")],
+                           pa.decimal128(6, 3)),
+    }), path)
+    claims = read(path).claims
+    assert claims["line"].tolist() == ["1", "1", "2"]
+    assert claims["quantity"].tolist() == [2.0, 1.0, 1.0]
+    assert claims["amount"].tolist() == [268, -100, 300]  # 267.5 -> 268, -100.5 -> -100
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_a_missing_required_column_names_the_file_and_the_column(tmp_path, kind):
+    header = [h for h in HEADER if h != "amount"] + ["Bedrag"]
+    path = write_table(tmp_path / f"c.{kind}", [header, claim()])
+    message = error_of(path)
+    assert message.startswith(str(path))
+    assert "lacks required column(s) amount" in message and "Bedrag" in message
+    assert "columns:" in message
+
+
+@pytest.mark.parametrize("kind", FORMATS)
+def test_a_column_twice_in_the_header_is_refused(tmp_path, kind):
+    path = write_table(tmp_path / f"c.{kind}", [[*HEADER, "Amount "], [*claim(), "2.00"]])
+    message = error_of(path)
+    assert message.startswith(str(path))
+    assert "'amount' appears twice" in message
+
+
+def test_a_csv_without_any_header_row_is_refused(tmp_path):
+    path = write_text(tmp_path / "c.csv", "a,b,c\n1,2,3\n")
+    assert "no header row with the claims columns" in error_of(path)
+
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # old .xls, or an encrypted .xlsx
+
+
+def _valid_xlsx(path: Path) -> bytes:
+    return write_xlsx(path, {"claims": [HEADER, claim()]}).read_bytes()
+
+
+def _truncated_xlsx(path: Path) -> None:
+    data = _valid_xlsx(path)
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _rezip(path: Path, change=lambda name, part: part, extra=None) -> None:
+    """Rewrite a valid workbook at ``path`` with its parts changed and ``extra`` parts added."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(_valid_xlsx(path))) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, change(info.filename, source.read(info)))
+        for name, part in (extra or {}).items():
+            target.writestr(name, part)
+    path.write_bytes(out.getvalue())
+
+
+def _with_doctype(name: str, part: bytes) -> bytes:
+    if name.startswith("xl/worksheets/"):
+        return b'<!DOCTYPE lolz [<!ENTITY lol "lol">]>' + part
+    return part
+
+
+def _cut_sheet(name: str, part: bytes) -> bytes:
+    return part[: len(part) // 2] if name.startswith("xl/worksheets/") else part
+
+
+def _garbage_workbook(name: str, part: bytes) -> bytes:
+    return b"<workbook>garbage" if name == "xl/workbook.xml" else part
+
+
+UNREADABLE = {
+    # name: (file name, how to make it (path -> None), words the message must hold)
+    "missing": ("gone.xlsx", lambda p: None, ["no such file"]),
+    "directory": ("folder.csv", lambda p: p.mkdir(), ["not a regular file"]),
+    "empty csv": ("c.csv", lambda p: p.write_bytes(b""), ["empty"]),
+    "empty xlsx": ("c.xlsx", lambda p: p.write_bytes(b""), ["empty"]),
+    "csv named xlsx": ("c.xlsx", lambda p: p.write_text("claim_id,amount\nC1,2\n"),
+                       ["not a readable .xlsx", "rename it to .csv"]),
+    "random bytes xlsx": ("c.xlsx",
+                          lambda p: p.write_bytes(bytes(random.Random(1).randrange(128, 256)
+                                                        for _ in range(4000))),
+                          ["not a readable .xlsx workbook", "save it as .xlsx"]),
+    "truncated xlsx": ("c.xlsx", _truncated_xlsx, ["damaged", "truncated"]),
+    "password protected": ("c.xlsx", lambda p: p.write_bytes(OLE2_MAGIC + b"\0" * 600),
+                           ["password", "save it as .xlsx"]),
+    "entity bomb": ("c.xlsx", lambda p: _rezip(p, change=_with_doctype),
+                    ["declares XML entities", "refused"]),
+    "zip bomb": ("c.xlsx",  # 20 MiB of zeros pack a thousand fold
+                 lambda p: _rezip(p, extra={"xl/padding.xml": b"\0" * (20 * 1024**2)}),
+                 ["zip bomb", "refused"]),
+    "cut sheet xml": ("c.xlsx", lambda p: _rezip(p, change=_cut_sheet), ["cannot read the sheet"]),
+    "bad workbook xml": ("c.xlsx", lambda p: _rezip(p, change=_garbage_workbook),
+                         ["cannot open the workbook"]),
+    "not parquet": ("c.parquet", lambda p: p.write_text("claim_id,amount\nC1,2\n"),
+                    ["not a readable Parquet file"]),
+    "binary csv": ("c.csv", lambda p: p.write_bytes(b"PK\x03\x04\x00\x00binary\x00"),
+                   ["not a text (CSV) file"]),
+    "old xls": ("c.xls", lambda p: p.write_bytes(OLE2_MAGIC), ["save it as .xlsx"]),
+    "unknown type": ("c.json", lambda p: p.write_text("{}"), ["unknown file type '.json'"]),
+    "empty sheet": ("c.xlsx", lambda p: write_xlsx(p, {"claims": []}), ["the sheet is empty"]),
+}
+
+
+@pytest.mark.parametrize("name", list(UNREADABLE))
+def test_unreadable_files_stop_with_one_sentence_naming_the_file(tmp_path, name):
+    file_name, make, words = UNREADABLE[name]
+    path = tmp_path / file_name
+    make(path)
+    message = error_of(path)
+    assert message.startswith(str(path))
+    for word in words:
+        assert word in message
+    assert "\n" not in message and "Traceback" not in message and message.endswith(".")
+
+
+def test_a_claims_file_named_twice_is_read_once(tmp_path):
+    path = write_csv(tmp_path / "c.csv", [HEADER, claim("C1", "1.00"), claim("C2", "2.00")])
+    inputs = read(path, path)
+    assert [(r.rows_read, r.rows_accepted, r.amount_read) for r in inputs.reports] == [
+        (2, 2, 300)]
+    assert inputs.rejected.empty
+
+
+def test_an_unreadable_members_file_names_that_file(tmp_path):
+    claims = write_csv(tmp_path / "c.csv", [HEADER, claim()])
+    members = write_text(tmp_path / "m.parquet", "member_id\nM1\n")
+    assert error_of(claims, members=members).startswith(f"{members}: not a readable Parquet")
+
+
+# -- row rules --------------------------------------------------------------------------------
+
+def test_an_exact_copy_is_kept_once_and_the_copy_rejected(tmp_path):
+    rows = [HEADER, claim("C1", "5.00"), claim("C2", "7.00"), claim("C1", "5.00")]
+    inputs = read(write_csv(tmp_path / "c.csv", rows))
+    assert inputs.claims["claim_id"].tolist() == ["C1", "C2"]
+    [(row, column, reason)] = rejects(inputs)
+    assert (row, column) == (4, "claim_id,line")
+    assert "exact copy" in reason and "row 2" in reason
+    assert inputs.rejected["value"].tolist() == ["C1/"]
+
+
+def test_an_exact_copy_in_a_second_file_points_at_the_first(tmp_path):
+    first = write_csv(tmp_path / "a.csv", [HEADER, claim("C1", "5.00")])
+    second = write_xlsx(tmp_path / "b.xlsx", {"claims": [HEADER, claim("C2"),
+                                                         claim("C1", 5.0)]})
+    inputs = read(first, second)
+    assert inputs.claims["claim_id"].tolist() == ["C1", "C2"]
+    [(row, _, reason)] = rejects(inputs)
+    assert row == 3 and reason == f"exact copy of {first} row 2 (kept once)"
+
+
+def test_repeats_of_a_key_with_different_content_are_all_rejected(tmp_path):
+    header = ["claim_id", "line", *HEADER[1:]]
+    rows = [header,
+            ["C1", "1", *claim(amount="5.00")[1:]],
+            ["C1", "2", *claim(amount="6.00")[1:]],    # another line of the same claim
+            ["C1", "1", *claim(amount="5.01")[1:]],    # the key of row 2, another amount
+            ["C1", "1", *claim(amount="5.00")[1:]]]    # an exact copy of row 2
+    inputs = read(write_csv(tmp_path / "c.csv", rows))
+    assert inputs.claims["amount"].tolist() == [600]
+    found = rejects(inputs)
+    assert [row for row, _, _ in found] == [2, 4, 5]
+    assert "exact copy" in found[2][2]
+    assert all("repeated with different content" in reason for _, _, reason in found[:2])
+
+
+def test_repeated_members_follow_the_same_rule_and_take_their_claims_along(tmp_path):
+    claims = write_csv(tmp_path / "c.csv", [HEADER, claim("C1", member="M1"),
+                                            claim("C2", member="M2")])
+    members = write_csv(tmp_path / "m.csv", [
+        MEMBERS_HEADER, member("M1", sex="F"), member("M1", sex="F"),
+        member("M2", sex="F"), member("M2", sex="M")])
+    inputs = read(claims, members=members)
+    assert inputs.members["member_id"].tolist() == ["M1"]
+    assert [(row, reason[:10]) for row, _, reason in rejects(inputs, "members")] == [
+        (3, "exact copy"), (4, "member_id "), (5, "member_id ")]
+    assert rejects(inputs) == [
+        (3, "member_id", "member not in the members table (or its members row was rejected)")]
+
+
+def test_claims_of_members_missing_from_the_members_table(tmp_path):
+    claims = write_csv(tmp_path / "c.csv", [HEADER, claim("C1", member="M1"),
+                                            claim("C2", member="M9")])
+    members = write_csv(tmp_path / "m.csv", [MEMBERS_HEADER, member("M1")])
+    with_members = read(claims, members=members)
+    assert with_members.claims["claim_id"].tolist() == ["C1"]
+    assert [(row, column) for row, column, _ in rejects(with_members)] == [(3, "member_id")]
+    without = read(claims)
+    assert without.claims["claim_id"].tolist() == ["C1", "C2"] and without.members is None
+
+
+def test_enrollment_that_ends_before_it_starts_is_rejected(tmp_path):
+    claims = write_csv(tmp_path / "c.csv", [HEADER, claim("C1", member="M1"),
+                                            claim("C2", member="M2")])
+    members = write_csv(tmp_path / "m.csv", [
+        MEMBERS_HEADER,
+        member("M1", enrollment_start="2024-03-01", enrollment_end="2024-03-01"),  # one day
+        member("M2", enrollment_start="2024-03-01", enrollment_end="2024-02-29")])
+    inputs = read(claims, members=members)
+    assert inputs.members["member_id"].tolist() == ["M1"]
+    assert rejects(inputs, "members") == [(3, "enrollment_end", "enrollment ends before it starts")]
+    assert inputs.rejected.loc[inputs.rejected["table"] == "members", "value"].tolist() == [
+        "2024-02-29"]
+    assert [row for row, _, _ in rejects(inputs)] == [3]
+
+
+def test_enrollment_and_attribution_tables(tmp_path):
+    claims = write_csv(tmp_path / "c.csv", [HEADER, claim(member="M1")])
+    members = write_csv(tmp_path / "m.csv", [MEMBERS_HEADER, member("M1")])
+    enrollment = write_csv(tmp_path / "e.csv", [
+        ["member_id", "enrollment_start", "enrollment_end"],
+        ["M1", "2024-01-01", "2024-03-31"],
+        ["M1", "2024-06-01", "2024-05-31"],     # reversed
+        ["M7", "2024-01-01", "2024-12-31"]])    # unknown member
+    attribution = write_csv(tmp_path / "a.csv", [
+        ["member_id", "year", "provider_id"],
+        ["M1", "2024", "P1"], ["M1", "2025.0", "P2"],
+        ["M7", "2024", "P1"],                   # unknown member
+        ["M1", "2026.5", "P1"]])                # not a year
+    inputs = read(claims, members=members, enrollment=enrollment, attribution=attribution)
+    assert len(inputs.enrollment) == 1
+    assert [(row, column) for row, column, _ in rejects(inputs, "enrollment")] == [
+        (3, "enrollment_end"), (4, "member_id")]
+    assert inputs.attribution["year"].tolist() == [2024, 2025]
+    assert [(row, column) for row, column, _ in rejects(inputs, "attribution")] == [
+        (4, "member_id"), (5, "year")]
+
+
+@pytest.mark.parametrize("column, cell, accepted, reason", [
+    ("sex", "F", "F", None),
+    ("sex", "m", "M", None),          # stored upper-case
+    ("sex", " x ", "X", None),
+    ("sex", "V", None, "not one of F, M, X"),
+    ("sex", "male", None, "not one of F, M, X"),
+    ("risk_score", "0.5", 0.5, None),
+    ("risk_score", "0", None, "must be greater than 0"),
+    ("risk_score", "-1.2", None, "must be greater than 0"),
+    ("risk_score", "high", None, "not a number"),
+    ("birth_date", "1950-02-29", None, "not a real calendar date"),
+    ("segment", "Elderly", "elderly", None),
+])
+def test_member_cells(tmp_path, column, cell, accepted, reason):
+    claims = write_csv(tmp_path / "c.csv", [HEADER, claim()])
+    members = write_csv(tmp_path / "m.csv", [MEMBERS_HEADER, member("M1", **{column: cell})])
+    inputs = read(claims, members=members)
+    if reason is None:
+        assert inputs.members[column].tolist() == [accepted]
+    else:
+        assert rejects(inputs, "members") == [(2, column, reason)]
+
+
+@pytest.mark.parametrize("cell, quantity, reason", [
+    ("3", 3.0, None),
+    ("0", 0.0, None),
+    ("0.5", 0.5, None),
+    ("", 1.0, None),                  # default 1
+    ("-1", None, "must not be below 0"),
+    ("two", None, "not a number"),
+])
+def test_quantity(tmp_path, cell, quantity, reason):
+    path = write_csv(tmp_path / "c.csv", [[*HEADER, "quantity"], [*claim(), cell]])
+    inputs = read(path)
+    if reason is None:
+        assert inputs.claims["quantity"].tolist() == [quantity]
+    else:
+        assert rejects(inputs) == [(2, "quantity", reason)]
+
+
+def test_negative_amounts_are_corrections_and_kept(tmp_path):
+    rows = [HEADER, claim("C1", "120.00"), claim("C2", "-120.00"), claim("C3", "-0.01")]
+    inputs = read(write_csv(tmp_path / "c.csv", rows))
+    assert inputs.claims["amount"].tolist() == [12000, -12000, -1]
+    assert report(inputs).amount_accepted == -1
+
+
+@pytest.mark.parametrize("column", ["claim_id", "member_id", "provider_id", "service_date",
+                                    "domain", "amount"])
+def test_required_cells_may_not_be_blank(tmp_path, column):
+    row = claim()
+    row[HEADER.index(column)] = "  "
+    inputs = read(write_csv(tmp_path / "c.csv", [HEADER, row, claim("C2")]))
+    assert rejects(inputs) == [(2, column, "required value is blank")]
+
+
+# -- reconciliation ---------------------------------------------------------------------------
+
+def assert_reconciles(inputs: Inputs) -> None:
+    for r in inputs.reports:
+        assert r.rows_read == r.rows_accepted + r.rows_rejected, r
+        if r.amount_read is not None:
+            assert r.amount_read == r.amount_accepted + r.amount_rejected, r
+
+
+def test_reconciliation_totals_are_the_hand_computed_sums(tmp_path):
+    rows = [HEADER,
+            claim("C1", "10.00"),                       # accepted   1000
+            claim("C2", "20.505"),                      # accepted   2050 (2050.5 -> even)
+            claim("C3", "-5.25"),                       # accepted   -525
+            claim("C4", "abc"),                         # rejected      0 (not an amount)
+            claim("C5", "7.125", date="2024-02-30"),    # rejected    712 (712.5 -> even)
+            claim("C1", "10.00"),                       # rejected   1000 (exact copy)
+            claim("C6", "1", member="M9")]              # rejected    100 (unknown member)
+    claims = write_csv(tmp_path / "c.csv", rows)
+    members = write_csv(tmp_path / "m.csv", [MEMBERS_HEADER, member("M1")])
+    inputs = read(claims, members=members)
+    counts = report(inputs)
+    assert (counts.rows_read, counts.rows_accepted, counts.rows_rejected) == (7, 3, 4)
+    assert counts.amount_accepted == 1000 + 2050 - 525
+    assert counts.amount_rejected == 0 + 712 + 1000 + 100
+    assert counts.amount_read == 1000 + 2050 - 525 + 712 + 1000 + 100
+    assert inputs.claims["amount"].sum() == counts.amount_accepted
+    assert report(inputs, "members").amount_read is None  # the members table has no amounts
+    assert_reconciles(inputs)
+
+
+def test_every_report_reconciles_over_tables_formats_and_files(tmp_path):
+    workbook = write_xlsx(tmp_path / "w.xlsx", {
+        "claims": [HEADER, claim("C1", 1.5), claim("C2", "x"), claim("C3", 2.25, member="M9")],
+        "members": [MEMBERS_HEADER, member("M1"), member("M2", sex="Q")],
+        "fee_schedule": [["care_code", "tariff"], ["A1", 12.5], ["A2", "n/a"]],
+    })
+    csv_claims = write_csv(tmp_path / "c.csv", [HEADER, claim("C4", "3.00"),
+                                                claim("C1", "1.50"), claim("C5", "1,5")])
+    parquet_claims = write_parquet(tmp_path / "c.parquet", [HEADER, claim("C6", 4.0)])
+    inputs = read(workbook, csv_claims, parquet_claims)
+    assert_reconciles(inputs)
+    assert sorted((r.table, Path(r.file).suffix) for r in inputs.reports) == [
+        ("claims", ".csv"), ("claims", ".parquet"), ("claims", ".xlsx"),
+        ("fee_schedule", ".xlsx"), ("members", ".xlsx")]
+    assert sum(r.rows_rejected for r in inputs.reports) == len(inputs.rejected)
+    # accepted: C1 150, C4 300, C6 400; C1 in the CSV is an exact copy of the workbook's
+    assert sorted(inputs.claims["amount"]) == [150, 300, 400]
+    assert inputs.fee_schedule["tariff"].tolist() == [1250]
+    assert all(len(r.sha256) == 64 for r in inputs.reports)
+
+
+def test_splitting_the_claims_in_two_files_changes_nothing(tmp_path):
+    rows = [claim("C1", "1.00"), claim("C2", "2.675"), claim("C3", "x"), claim("C4", "4.00"),
+            # the second file:
+            claim("C1", "1.00"),                       # an exact copy of a first-file row
+            claim("C4", "4.01"),                       # a differing repeat of one
+            claim("C5", "-0.50"), claim("C6", "6.00", date="2024-13-01")]
+    whole = read(write_csv(tmp_path / "all.csv", [HEADER, *rows]))
+    halves = read(write_csv(tmp_path / "a.csv", [HEADER, *rows[:4]]),
+                  write_xlsx(tmp_path / "b.xlsx", {"claims": [HEADER, *rows[4:]]}))
+    assert content(whole.claims) == content(halves.claims)
+    for field in ("rows_read", "rows_accepted", "rows_rejected", "amount_read",
+                  "amount_accepted", "amount_rejected"):
+        assert sum(getattr(r, field) for r in whole.reports) == \
+            sum(getattr(r, field) for r in halves.reports)
+    # C1 100 + C2 268 + C5 -50; C4 both rejected
+    assert report(whole).amount_accepted == 100 + 268 - 50
+
+
+def reference_cents(text: str) -> int | None:
+    """The cents of an amount cell by :mod:`decimal`, or None when it is not an amount."""
+    if not text or text.strip() != text or "e" in text.lower() or "," in text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        return None
+    if not value.is_finite():
+        return None
+    context = Context(prec=100)
+    cents = int(value.scaleb(2, context).quantize(Decimal(1), ROUND_HALF_EVEN, context))
+    return cents if abs(cents) <= 100_000_000 * 100 else None
+
+
+CELLS = {
+    "claim_id": st.sampled_from(["C1", "C2", "C3", "C4", ""]),
+    "line": st.sampled_from(["1", "2", ""]),
+    "member_id": st.sampled_from(["M1", "M2", "M3", ""]),
+    "provider_id": st.sampled_from(["P1", "P2"]),
+    "service_date": st.sampled_from(["2024-01-15", "2023-12-31", "2024-02-30", "45306", ""]),
+    "domain": st.sampled_from(["gp", "Hospital", ""]),
+    "quantity": st.sampled_from(["", "1", "2.5", "-1", "x"]),
+    "amount": st.one_of(
+        st.decimals(-10**4, 10**4, places=3, allow_nan=False).map(lambda d: f"{d:f}"),
+        st.sampled_from(["abc", "1,5", "", "1e3", "123456789012", "0.005", "-2.675"])),
+}
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries(CELLS), max_size=25), st.data())
+def test_random_claims_reconcile_and_do_not_depend_on_order_or_files(
+        tmp_path_factory, rows, data):
+    folder = tmp_path_factory.mktemp("claims")
+    members = write_csv(folder / "members.csv", [MEMBERS_HEADER, member("M1"), member("M2")])
+    table = [list(CELLS), *([row[c] for c in CELLS] for row in rows)]
+    original = read(write_csv(folder / "c.csv", table), members=members)
+
+    assert_reconciles(original)
+    counts = report(original)
+    assert counts.rows_read == len(rows)     # provider_id is never blank: no blank rows
+    assert counts.rows_accepted == len(original.claims)
+    assert counts.amount_accepted == original.claims["amount"].sum()
+    assert counts.amount_read == sum(reference_cents(row["amount"]) or 0 for row in rows)
+
+    order = data.draw(st.permutations(range(len(rows))))
+    cut = data.draw(st.integers(0, len(rows)))
+    shuffled = [table[0], *(table[1:][i] for i in order)]
+    variants = [
+        read(write_csv(folder / "shuffled.csv", shuffled), members=members),
+        read(write_csv(folder / "a.csv", shuffled[: cut + 1]),
+             write_csv(folder / "b.csv", [table[0], *shuffled[cut + 1:]]), members=members),
+    ]
+    for variant in variants:
+        assert_reconciles(variant)
+        assert content(variant.claims) == content(original.claims)
+        for field in ("rows_read", "rows_accepted", "amount_read", "amount_accepted"):
+            assert sum(getattr(r, field) for r in variant.reports if r.table == "claims") \
+                == getattr(counts, field)
