@@ -17,7 +17,7 @@ from fileio.errors import InputError
 from fileio.sources import RawTable, file_kind, file_sha256, normalise_header, read_table, \
     check_readable, workbook_sheets
 from fileio.tables import ATTRIBUTION, CLAIMS, ENROLLMENT, FEE_SCHEDULE, MEMBERS, TableSpec
-from funding_models.results import InputFileReport
+from funding_models.results import REJECTED_COLUMNS, InputFileReport
 
 #: The optional tables, in the order they are read.
 OPTIONAL_TABLES = (MEMBERS, FEE_SCHEDULE, ENROLLMENT, ATTRIBUTION)
@@ -169,7 +169,7 @@ def _reconcile(parsed: dict[str, validation.ParsedTable], raws: dict[str, list[R
                     "file": raw.file, "sheet": raw.sheet, "table": name,
                     "row": [m[0] for m in raw.malformed], "column": "",
                     "value": [m[1] for m in raw.malformed], "reason": [m[2] for m in raw.malformed],
-                }, columns=validation.REJECTED_COLUMNS))
+                }, columns=list(REJECTED_COLUMNS)))
             amounts = None if table.amount_cents is None else table.amount_cents[in_file]
             good = ok[in_file]
             hashes.setdefault(raw.file, file_sha256(Path(raw.file)))
@@ -184,6 +184,6 @@ def _reconcile(parsed: dict[str, validation.ParsedTable], raws: dict[str, list[R
                 blank_rows=raw.blank_rows,
             ))
     rejected = pd.concat(rejected_parts, ignore_index=True) if rejected_parts else \
-        pd.DataFrame(columns=validation.REJECTED_COLUMNS)
+        pd.DataFrame(columns=list(REJECTED_COLUMNS))
     rejected["row"] = pd.array(rejected["row"], dtype="Int64")
-    return reports, rejected.astype({c: object for c in validation.REJECTED_COLUMNS if c != "row"})
+    return reports, rejected.astype({c: object for c in REJECTED_COLUMNS if c != "row"})

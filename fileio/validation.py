@@ -17,9 +17,8 @@ import pyarrow.compute as pc
 from fileio import parsing
 from fileio.sources import RawTable
 from fileio.tables import ColumnSpec, TableSpec
+from funding_models.results import REJECTED_COLUMNS
 
-#: Columns of the rejected-rows table.
-REJECTED_COLUMNS = ["file", "sheet", "table", "row", "column", "value", "reason"]
 
 _TEXT = pd.StringDtype("pyarrow")
 
@@ -234,4 +233,4 @@ def rejected(table: ParsedTable) -> pd.DataFrame:
         "column": table.problem_column[bad],
         "value": table.problem_value[bad],
         "reason": table.problem_reason[bad],
-    }, columns=REJECTED_COLUMNS)
+    }, columns=list(REJECTED_COLUMNS))

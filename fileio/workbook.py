@@ -31,7 +31,7 @@ from fileio.xlsx_style import (
     number_formats, row_xml,
 )
 from funding_models.results import (
-    SUMMARY_COLUMNS, SUMMARY_KINDS, ColumnKind, Comparison, ContractResult,
+    REJECTED_COLUMNS, SUMMARY_COLUMNS, SUMMARY_KINDS, ColumnKind, Comparison, ContractResult,
     InputFileReport, Table, cents_to_units,
 )
 
@@ -50,7 +50,6 @@ MAX_SHEET_NAME = 31
 MAX_DATA_ROWS = 1_048_575
 
 #: Columns of the Rejected sheet.
-REJECTED_COLUMNS = ("file", "sheet", "table", "row", "column", "value", "reason")
 
 #: Columns of the input-file table on the Inputs sheet.
 INPUT_FILE_KINDS: dict[str, ColumnKind] = {

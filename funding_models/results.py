@@ -12,6 +12,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+#: Columns of the table of rejected input rows (the Rejected sheet).
+REJECTED_COLUMNS = ("file", "sheet", "table", "row", "column", "value", "reason")
+
 #: Columns of the Summary sheet and keys of ``--json`` output, in order.
 SUMMARY_COLUMNS = (
     "scenario", "contract", "model", "provider", "year", "members", "member_months",
