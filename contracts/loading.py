@@ -75,7 +75,7 @@ def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
     except OSError as exc:
         raise ContractsError(f"{path}: cannot be read: {exc.strerror}") from None
     try:
-        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if suffix == ".json" else yaml.load(text, Loader=StrictSafeLoader)
     except json.JSONDecodeError as exc:
         raise ContractsError(
             f"{path}: line {exc.lineno}, column {exc.colno}: not valid JSON: {exc.msg}"
@@ -85,10 +85,31 @@ def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
     return parse_contracts(data, str(path), base_dir=path.parent), text
 
 
+class RepeatedKeyError(yaml.constructor.ConstructorError):
+    """A mapping in the YAML names the same key twice."""
+
+
+class StrictSafeLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (plain data only) that refuses a key repeated in one mapping,
+    which plain ``safe_load`` would resolve silently by keeping the last value."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise RepeatedKeyError(None, None, f"key {key!r} appears twice; keep one",
+                                       key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     problem = getattr(exc, "problem", None) or str(exc)
+    if isinstance(exc, RepeatedKeyError):
+        return f"{where}{problem}"
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
         # safe_load builds plain data only: a tag could otherwise run code.
         return f"{where}YAML tags such as !!python/object are not allowed ({problem})"

@@ -358,3 +358,19 @@ def test_json_schema_documents_the_file():
     for definition in [schema, *schema["$defs"].values()]:
         for key, field in definition["properties"].items():
             assert field.get("description"), key
+
+
+def test_a_key_repeated_in_a_contract_is_refused_not_silently_overridden(tmp_path):
+    path = tmp_path / "contracts.yaml"
+    path.write_text(
+        "contracts:\n"
+        "  - name: A\n"
+        "    model: fee_for_service\n"
+        "    provider: P\n"
+        "    performance_years: [2024]\n"
+        "    clawback_rate: 0.5\n"
+        "    clawback_rate: 0.9\n")
+    with pytest.raises(ContractsError) as error:
+        load_contracts(path)
+    assert "line 7" in str(error.value)
+    assert "'clawback_rate' appears twice" in str(error.value)
