@@ -233,17 +233,15 @@ def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     name = _pick_sheet(path, spec, workbook_sheets(path), sheet)
     where = f"{path}, sheet {name!r}"
     try:
-        reader = fastexcel.read_excel(str(path))
+        # One parse of the sheet (calamine reads the whole sheet even for a preview).
         # skip_rows=0 anchors row 0 at the sheet's first row, so positions are row numbers.
-        top = reader.load_sheet(name, header_row=None, skip_rows=0, n_rows=HEADER_SEARCH_ROWS,
-                                dtypes="string")
-        absolute = [info.absolute_index for info in top.available_columns()]
-        preview = top.to_arrow().to_pylist() if top.height else []
+        sheet_rows = fastexcel.read_excel(str(path)).load_sheet(
+            name, header_row=None, skip_rows=0, dtypes="string").to_arrow()
     except Exception as error:
         raise InputError(f"{where}: cannot read the sheet ({_first_line(error)}).") from None
-    if not preview:
+    if sheet_rows.num_rows == 0:
         raise InputError(f"{where}: the sheet is empty; it needs a header row and data.")
-    grid = [list(row.values()) for row in preview]
+    grid = [list(row.values()) for row in sheet_rows.slice(0, HEADER_SEARCH_ROWS).to_pylist()]
     try:
         header_index = _find_header(grid, spec, rename)
         found = _match_columns(grid[header_index], spec, rename)
@@ -251,14 +249,8 @@ def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     except InputError as error:
         raise _in_context(where, error) from None
     names = sorted(found, key=found.get)
-    try:
-        data = reader.load_sheet(
-            name, header_row=None, skip_rows=header_index + 1, dtypes="string",
-            use_columns=[absolute[found[n]] for n in names],
-        ).to_arrow()
-    except Exception as error:
-        raise InputError(f"{where}: cannot read the sheet ({_first_line(error)}).") from None
-    columns = {n: data.column(i) for i, n in enumerate(names)}
+    data = sheet_rows.slice(header_index + 1)
+    columns = {n: data.column(found[n]) for n in names}
     rows = np.arange(data.num_rows, dtype=np.int64) + header_index + 2
     columns, rows, blank = _drop_blank_rows(columns, rows)
     return RawTable(str(path), name, columns, rows, blank)
