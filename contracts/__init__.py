@@ -10,15 +10,10 @@ from contracts.loading import (
     parse_contracts,
 )
 from contracts.presets import available_presets, load_preset
-from contracts.terms import (
-    Contract,
-    ContractsFile,
-    ContractTerms,
-    DegressiveTier,
-    FeeForServiceTerms,
-    Scope,
-    Settings,
-)
+from contracts.contracts_file import Contract, ContractsFile
+from contracts.fee_for_service import DegressiveTier, FeeForServiceTerms
+from contracts.shared_savings import SharedSavingsTerms, SharingTerms
+from contracts.terms import ContractTerms, PopulationTerms, Scope, Settings
 
 __all__ = [
     "Contract",
@@ -27,8 +22,11 @@ __all__ = [
     "ContractsFile",
     "DegressiveTier",
     "FeeForServiceTerms",
+    "PopulationTerms",
     "Scope",
     "Settings",
+    "SharedSavingsTerms",
+    "SharingTerms",
     "available_presets",
     "contracts_json_schema",
     "load_contracts",

@@ -14,12 +14,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from contracts.presets import apply_preset
-from contracts.terms import (
-    CONTRACT_MODELS,
-    PLANNED_MODELS,
-    ContractsFile,
-    ContractTerms,
-)
+from contracts.contracts_file import CONTRACT_MODELS, PLANNED_MODELS, ContractsFile
+from contracts.terms import ContractTerms
 
 
 class ContractsError(Exception):

@@ -4,8 +4,8 @@ These models say *what* was agreed, never how it is settled: the calculators in
 ``funding_models/`` read them. Money terms are plain floats in currency units; the
 calculators convert them to integer cents.
 
-Each funding model is a subclass of :class:`ContractTerms` with a literal ``model`` value,
-and :data:`Contract` is the union of them, told apart by ``model``.
+Each funding model is a subclass of :class:`ContractTerms` in a module of its own, with a
+literal ``model`` value; :mod:`contracts.contracts_file` joins them in one union.
 """
 from __future__ import annotations
 
@@ -71,13 +71,13 @@ def _amount_or_year_map(value: Any) -> float | dict[int, float]:
 YearAmounts = Annotated[Union[float, dict[int, float]], BeforeValidator(_amount_or_year_map)]
 
 
-def _amount_in(amounts: float | dict[int, float] | None, year: int) -> float | None:
+def amount_in(amounts: float | dict[int, float] | None, year: int) -> float | None:
     if isinstance(amounts, dict):
         return amounts[year]
     return amounts
 
 
-def _years(years) -> str:
+def years_text(years) -> str:
     return ", ".join(map(str, years))
 
 
@@ -167,8 +167,8 @@ class ContractTerms(Terms):
 
     name: Text = Field(description="The contract's name, unique in the file.")
     model: str = Field(
-        description="The funding model: fee_for_service (shared_savings, capitation and "
-        "bundled come in later versions); may come from the preset."
+        description="The funding model: fee_for_service or shared_savings (capitation "
+        "and bundled come in later versions); may come from the preset."
     )
     preset: Text | None = Field(
         None,
@@ -246,166 +246,40 @@ class ContractTerms(Terms):
         return weights
 
 
-class DegressiveTier(Terms):
-    """One slice of gross revenue and the rate it is paid at."""
+class PopulationTerms(ContractTerms):
+    """Terms of a contract for a population (SPEC §2): who is in it and what spend counts.
 
-    up_to: float | None = Field(
-        None, gt=0, description="The gross revenue where the slice ends; none on the last tier."
-    )
-    rate: float = Field(ge=0, description="The fraction of the slice that is paid.")
-
-
-class FeeForServiceTerms(ContractTerms):
-    """Fee-for-service terms: price factor, degressive tiers, revenue ceiling and floor.
-
-    Gross revenue is the sum of the line values; degressive_tiers pay each slice of it at the
-    tier's rate; a revenue_ceiling claws back clawback_rate of the revenue above it and a
-    revenue_floor tops up topup_rate of the shortfall below it. A lump_sum is a ceiling and
-    floor of the same amount with both rates 1.
+    Each year's population is the members of ``scope.segment`` with at least one member
+    month, attributed to the contract's provider(s) that year.
     """
 
-    model: Literal["fee_for_service"] = Field(description="The funding model: fee_for_service.")
-    price_factor: float = Field(
-        1.0, gt=0, description="Multiplies the claimed amount of lines without a tariff."
+    attribution: Literal["column", "plurality", "none"] = Field(
+        "column",
+        description="How members are attributed to the provider: 'column' by the "
+        "attribution table or the members' attributed_provider, 'plurality' to the "
+        "provider with the largest amount in attribution_domains, 'none' every member "
+        "of the segment.",
     )
-    degressive_tiers: Annotated[list[DegressiveTier], Field(min_length=1)] | None = Field(
+    attribution_domains: Annotated[list[Text], Field(min_length=1)] | None = Field(
         None,
-        description="Slices of gross revenue, each paid at its rate; every tier but the "
-        "last has an increasing up_to.",
+        description="The domains whose amounts decide plurality attribution; default "
+        "the scope's domains.",
     )
-    revenue_ceiling: YearAmounts | None = Field(
-        None, description="The revenue ceiling: an amount, or a map year -> amount."
-    )
-    revenue_floor: YearAmounts | None = Field(
-        None, description="The revenue floor: an amount, or a map year -> amount."
-    )
-    clawback_rate: Rate = Field(
-        1.0, description="The fraction of revenue above the ceiling that is clawed back."
-    )
-    topup_rate: Rate = Field(
-        1.0, description="The fraction of the shortfall below the floor that is topped up."
-    )
-    lump_sum: YearAmounts | None = Field(
-        None,
-        description="A fixed yearly payment (aanneemsom): an amount, or a map year -> "
-        "amount; the same as ceiling = floor = lump sum with both rates 1.",
-    )
-
-    @field_validator("degressive_tiers")
-    @classmethod
-    def _tiers_in_order(
-        cls, tiers: list[DegressiveTier] | None
-    ) -> list[DegressiveTier] | None:
-        if not tiers:
-            return tiers
-        if tiers[-1].up_to is not None:
-            raise ValueError(
-                f"the last tier must have no up_to, so that it pays all revenue above "
-                f"the tier before it (got up_to {tiers[-1].up_to:g})"
-            )
-        bounds = [t.up_to for t in tiers[:-1]]
-        for number, up_to in enumerate(bounds, 1):
-            if up_to is None:
-                raise ValueError(f"tier {number} needs up_to; only the last tier goes without")
-        for number, (low, high) in enumerate(zip(bounds, bounds[1:]), 2):
-            if high <= low:
-                raise ValueError(
-                    f"up_to must increase from tier to tier (tier {number}: {high:g} "
-                    f"is not above {low:g})"
-                )
-        return tiers
-
-    @model_validator(mode="after")
-    def _amounts_agree(self) -> FeeForServiceTerms:
-        if self.lump_sum is not None:
-            given = [k for k in ("revenue_ceiling", "revenue_floor")
-                     if getattr(self, k) is not None]
-            given += [k for k in ("clawback_rate", "topup_rate")
-                      if k in self.model_fields_set and getattr(self, k) != 1]
-            if given:
-                raise ValueError(
-                    f"lump_sum: cannot be combined with {' or '.join(given)}; a lump sum is "
-                    f"a ceiling and floor of that amount with both rates 1"
-                )
-        for key in ("revenue_ceiling", "revenue_floor", "lump_sum"):
-            amounts = getattr(self, key)
-            if isinstance(amounts, dict):
-                missing = [y for y in self.performance_years if y not in amounts]
-                if missing:
-                    raise ValueError(
-                        f"{key}: no amount for performance year {_years(missing)} "
-                        f"(the map gives {_years(amounts)})"
-                    )
-        for year in self.performance_years:
-            ceiling, floor = self.ceiling_for(year), self.floor_for(year)
-            if ceiling is not None and floor is not None and floor > ceiling:
-                raise ValueError(
-                    f"revenue_floor: {floor:g} in {year} is above revenue_ceiling {ceiling:g}"
-                )
-        return self
-
-    def ceiling_for(self, year: int) -> float | None:
-        """The revenue ceiling of a performance year in currency units, or None.
-
-        Examples
-        --------
-        >>> terms = FeeForServiceTerms(model="fee_for_service", name="A", provider="HOSP_A",
-        ...                            performance_years=[2024], lump_sum=9_000_000)
-        >>> terms.ceiling_for(2024), terms.floor_for(2024), terms.effective_clawback_rate
-        (9000000.0, 9000000.0, 1.0)
-        """
-        return _amount_in(self.revenue_ceiling if self.lump_sum is None else self.lump_sum, year)
-
-    def floor_for(self, year: int) -> float | None:
-        """The revenue floor of a performance year in currency units, or None."""
-        return _amount_in(self.revenue_floor if self.lump_sum is None else self.lump_sum, year)
-
-    @property
-    def effective_clawback_rate(self) -> float:
-        """The clawback rate that applies: 1 under a lump sum."""
-        return 1.0 if self.lump_sum is not None else self.clawback_rate
-
-    @property
-    def effective_topup_rate(self) -> float:
-        """The top-up rate that applies: 1 under a lump sum."""
-        return 1.0 if self.lump_sum is not None else self.topup_rate
-
-
-#: A contract of any funding model, told apart by its ``model`` key. Each new model adds
-#: its class here and to :data:`CONTRACT_MODELS`.
-Contract = Annotated[Union[FeeForServiceTerms], Field(discriminator="model")]
-
-#: The terms class of each model this version can settle, by its ``model`` value.
-CONTRACT_MODELS: dict[str, type[ContractTerms]] = {"fee_for_service": FeeForServiceTerms}
-
-#: Models SPEC.md describes that a later version adds.
-PLANNED_MODELS = ("shared_savings", "capitation", "bundled")
-
-
-class ContractsFile(Settings):
-    """A whole contracts file: the global settings at top level, the contracts, scenarios."""
-
-    contracts: Annotated[list[Contract], Field(min_length=1)] = Field(
-        description="The contracts to settle and compare."
-    )
-    scenarios: list[dict[str, Any]] = Field(
+    carve_out_codes: list[Text] = Field(
         default_factory=list,
-        description="Changes in care to compare the contracts under; kept as given until "
-        "a later version reads them.",
+        description="Care codes whose claims do not count in the population's spend.",
     )
 
+    @field_validator("attribution_domains")
+    @classmethod
+    def _lower_case(cls, domains: list[str] | None) -> list[str] | None:
+        return None if domains is None else list(dict.fromkeys(d.lower() for d in domains))
+
     @model_validator(mode="after")
-    def _names_unique(self) -> ContractsFile:
-        names = [c.name for c in self.contracts]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
+    def _plurality_domains(self) -> PopulationTerms:
+        if self.attribution_domains is not None and self.attribution != "plurality":
             raise ValueError(
-                "each contract needs its own name; used more than once: "
-                + ", ".join(repr(n) for n in repeated)
+                f"attribution_domains: only used with attribution: plurality "
+                f"(attribution is {self.attribution})"
             )
         return self
-
-    @property
-    def settings(self) -> Settings:
-        """The global settings, without the contracts and scenarios."""
-        return Settings.model_validate(self.model_dump(include=set(Settings.model_fields)))

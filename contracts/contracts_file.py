@@ -1,0 +1,53 @@
+"""A whole contracts file: the settings, the contracts of every model, the scenarios."""
+from __future__ import annotations
+
+from typing import Annotated, Any, Union
+
+from pydantic import Field, model_validator
+
+from contracts.fee_for_service import FeeForServiceTerms
+from contracts.shared_savings import SharedSavingsTerms
+from contracts.terms import ContractTerms, Settings
+
+#: A contract of any funding model, told apart by its ``model`` key. Each new model adds
+#: its class here and to :data:`CONTRACT_MODELS`.
+Contract = Annotated[Union[FeeForServiceTerms, SharedSavingsTerms],
+                     Field(discriminator="model")]
+
+#: The terms class of each model this version can settle, by its ``model`` value.
+CONTRACT_MODELS: dict[str, type[ContractTerms]] = {
+    "fee_for_service": FeeForServiceTerms,
+    "shared_savings": SharedSavingsTerms,
+}
+
+#: Models SPEC.md describes that a later version adds.
+PLANNED_MODELS = ("capitation", "bundled")
+
+
+class ContractsFile(Settings):
+    """A whole contracts file: the global settings at top level, the contracts, scenarios."""
+
+    contracts: Annotated[list[Contract], Field(min_length=1)] = Field(
+        description="The contracts to settle and compare."
+    )
+    scenarios: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Changes in care to compare the contracts under; kept as given until "
+        "a later version reads them.",
+    )
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> ContractsFile:
+        names = [c.name for c in self.contracts]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(
+                "each contract needs its own name; used more than once: "
+                + ", ".join(repr(n) for n in repeated)
+            )
+        return self
+
+    @property
+    def settings(self) -> Settings:
+        """The global settings, without the contracts and scenarios."""
+        return Settings.model_validate(self.model_dump(include=set(Settings.model_fields)))
