@@ -144,6 +144,41 @@ def validate(claims, contracts_path, members, fee_schedule, enrollment, attribut
 
 
 @main.command()
+@click.argument("cases", type=_file)
+@click.option("--model", type=click.Choice(["shared_savings"]), default="shared_savings",
+              show_default=True, help="The funding model the cases are settled under.")
+@click.option("--contract", "contract_path", type=_file,
+              help="Terms for every case (.yaml or .json): sharing terms such as "
+                   "sharing_rate: 0.5 or preset: mssp_enhanced, or a contracts file with "
+                   "one shared_savings contract. A case's own columns override them.")
+@click.option("-o", "--output", required=True, type=_file,
+              help="Where to write the cases with their results (.csv or .xlsx).")
+@click.option("--strict", is_flag=True, help="Exit with status 1 when a case was not settled.")
+@_unusable_input_is_exit_2
+def settle(cases, model, contract_path, output, strict):
+    """Settle aggregate CASES without claims: one row per case with benchmark, expenditure
+    and members, and any sharing term as a column.
+
+    The output repeats the input columns and adds savings, savings_rate,
+    minimum_savings_rate, minimum_loss_rate, shared_savings, shared_losses,
+    net_settlement and status.
+    """
+    from contracts.loading import load_settlement_terms
+    from fileio.cases import settle_case_file
+
+    terms = load_settlement_terms(contract_path)
+    done = settle_case_file(cases, output, terms)
+    if done.replaced_columns:
+        click.echo(f"Replaced the input's own {', '.join(done.replaced_columns)} column(s) "
+                   "with the results.", err=True)
+    click.echo(f"Settled {done.settled:,} of {done.cases:,} case(s) under {model}"
+               + (f" ({done.not_settled:,} not settled: see status)" if done.not_settled
+                  else "") + f"; wrote {output}.")
+    if strict and done.not_settled:
+        sys.exit(EXIT_REJECTED)
+
+
+@main.command()
 @click.option("-o", "--output", "directory", required=True,
               type=click.Path(path_type=Path, file_okay=False),
               help="Folder to write the sample into (created if missing).")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args, get_origin
 
@@ -15,7 +16,8 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.presets import apply_preset
 from contracts.contracts_file import CONTRACT_MODELS, PLANNED_MODELS, ContractsFile
-from contracts.terms import ContractTerms
+from contracts.shared_savings import SharingTerms
+from contracts.terms import ContractTerms, Settings
 
 
 class ContractsError(Exception):
@@ -57,6 +59,12 @@ def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
         When the file is missing, unreadable, not valid YAML/JSON, or its terms are wrong.
     """
     path = Path(path)
+    data, text = read_terms_file(path)
+    return parse_contracts(data, str(path), base_dir=path.parent), text
+
+
+def read_terms_file(path: Path) -> tuple[Any, str]:
+    """The parsed content and the text of a ``.yaml``/``.yml``/``.json`` terms file."""
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".json"):
         raise ContractsError(
@@ -78,7 +86,7 @@ def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
         ) from None
     except yaml.YAMLError as exc:
         raise ContractsError(f"{path}: {_yaml_problem(exc)}") from None
-    return parse_contracts(data, str(path), base_dir=path.parent), text
+    return data, text
 
 
 class RepeatedKeyError(yaml.constructor.ConstructorError):
@@ -165,7 +173,7 @@ def parse_contracts(
         contracts_file = ContractsFile.model_validate(fields)
     except ValidationError as exc:
         # With a contract left out, complaints about the list itself would mislead.
-        problems += [f"{source}: {_describe(e, ContractsFile)}" for e in exc.errors()
+        problems += [f"{source}: {describe_error(e, ContractsFile)}" for e in exc.errors()
                      if not (contract_failed and e["loc"][:1] == ("contracts",))]
     if problems:
         raise ContractsError(problems)
@@ -189,7 +197,7 @@ def _parse_contract(entry: Any, position: int, base_dir: Path | None) -> Contrac
     try:
         return terms_class.model_validate(terms)
     except ValidationError as exc:
-        lines = [f"{label}: {_describe(e, terms_class)}" for e in exc.errors()]
+        lines = [f"{label}: {describe_error(e, terms_class)}" for e in exc.errors()]
         raise ContractsError(lines) from None
 
 
@@ -233,7 +241,7 @@ _MESSAGES = {
 _SELF_EVIDENT = ("missing", "too_short", "string_too_short")
 
 
-def _describe(error: dict[str, Any], model: type[BaseModel]) -> str:
+def describe_error(error: dict[str, Any], model: type[BaseModel]) -> str:
     """One pydantic error as ``key.path: what is wrong (got value)``."""
     loc, kind = error["loc"], error["type"]
     if kind == "extra_forbidden":
@@ -288,3 +296,123 @@ def contracts_json_schema() -> dict[str, Any]:
     True
     """
     return ContractsFile.model_json_schema()
+
+
+@dataclass(frozen=True)
+class SettlementTerms:
+    """The terms ``fundcalc settle`` applies to every case, and how to read the cases.
+
+    Attributes
+    ----------
+    terms : dict
+        Sharing terms as written (a preset's merged in); a case may override each.
+    settings : Settings
+        ``columns`` renames the cases file's headers; ``decimal_comma``, ``currency``.
+    text : str
+        The file's text, empty without a file.
+    """
+
+    terms: dict[str, Any]
+    settings: Settings
+    text: str = ""
+
+
+def load_settlement_terms(path: str | Path | None) -> SettlementTerms:
+    """Read the terms for settling cases: sharing terms, or a contracts file with one
+    shared-savings contract.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        A ``.yaml``/``.json`` file holding either sharing terms at the top level
+        (``sharing_rate: 0.5``, ``preset: mssp_basic_e``...) with the reading settings
+        (``columns``, ``decimal_comma``, ``currency``), or a contracts file whose
+        ``contracts:`` hold exactly one ``shared_savings`` contract. None: no terms, each
+        case gives its own.
+
+    Returns
+    -------
+    SettlementTerms
+
+    Raises
+    ------
+    ContractsError
+        For an unreadable file, unknown keys or out-of-range terms. A term the cases
+        may still give (``sharing_rate``) is not required here.
+    """
+    if path is None:
+        return SettlementTerms({}, Settings())
+    path = Path(path)
+    data, text = read_terms_file(path)
+    data = {} if data is None else data
+    source = str(path)
+    if not isinstance(data, dict):
+        raise ContractsError(f"{source}: the top level must be a mapping of terms")
+    if "contracts" in data:
+        terms, settings = _one_shared_savings_contract(data, source, path.parent)
+    else:
+        settings = {k: v for k, v in data.items() if k in Settings.model_fields}
+        terms = {k: v for k, v in data.items() if k not in Settings.model_fields}
+        terms = _sharing_terms(terms, source, "", path.parent)
+    try:
+        checked_settings = Settings.model_validate(settings)
+    except ValidationError as exc:
+        raise ContractsError([f"{source}: {describe_error(e, Settings)}"
+                              for e in exc.errors()]) from None
+    return SettlementTerms(terms, checked_settings, text)
+
+
+def _one_shared_savings_contract(data: dict, source: str, base_dir: Path
+                                 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    contracts = data["contracts"]
+    entries = [c for c in contracts if isinstance(c, dict)] if isinstance(contracts, list) else []
+    merged = []
+    for position, entry in enumerate(entries, 1):
+        try:
+            merged.append(apply_preset(entry, base_dir) if "preset" in entry else entry)
+        except (LookupError, ValueError) as exc:
+            raise ContractsError(f"{source}: contract {position}: {exc}") from None
+    chosen = [c for c in merged if c.get("model") == "shared_savings"]
+    if len(chosen) != 1:
+        raise ContractsError(
+            f"{source}: settle needs one shared_savings contract in 'contracts:' "
+            f"(found {len(chosen)}); or write the sharing terms at the top level")
+    label = f"contract '{chosen[0].get('name', 1)}': "
+    terms = {k: v for k, v in chosen[0].items() if k in SharingTerms.model_fields}
+    settings = {k: v for k, v in data.items() if k in Settings.model_fields}
+    return _sharing_terms(terms, source, label, base_dir), settings
+
+
+#: Keys a settle terms file may hold besides the sharing terms: they name or describe.
+_DESCRIPTIVE_KEYS = ("name", "model", "notes")
+
+
+def _sharing_terms(terms: dict[str, Any], source: str, label: str, base_dir: Path
+                   ) -> dict[str, Any]:
+    """Sharing terms as written, a preset merged in, checked as far as they go."""
+    unknown = [k for k in terms
+               if k not in SharingTerms.model_fields and k not in (*_DESCRIPTIVE_KEYS, "preset")]
+    if unknown:
+        allowed = [*SharingTerms.model_fields, "preset", *Settings.model_fields]
+        problems = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else (
+                " (settle takes the benchmark, expenditure and members from the cases file)")
+            problems.append(f"{source}: {label}{key}: not a sharing term{hint}")
+        raise ContractsError(problems)
+    if "preset" in terms:
+        try:
+            terms = apply_preset(terms, base_dir)
+        except (LookupError, ValueError) as exc:
+            raise ContractsError(f"{source}: {label}{exc}") from None
+    terms = {k: v for k, v in terms.items() if k in SharingTerms.model_fields}
+    try:
+        SharingTerms.model_validate(terms)
+    except ValidationError as exc:
+        # A term left out here may still come from the cases, one per row.
+        problems = [f"{source}: {label}{describe_error(e, SharingTerms)}"
+                    for e in exc.errors() if e["type"] != "missing"]
+        if problems:
+            raise ContractsError(problems) from None
+    return terms

@@ -15,6 +15,7 @@ import pandas as pd
 
 from contracts import ContractsFile, load_contracts
 from fileio.atomic import atomic_output
+from fileio.csv_text import formula_safe
 from fileio.inputs import Inputs, ReadOptions, read_inputs
 from funding_models.compare import settle_contracts
 from funding_models.ledger import Ledger, build_ledger
@@ -118,17 +119,11 @@ def _json_value(value, money: bool):
     return round(value, 2) if money else value
 
 
-#: Leading characters that make a spreadsheet read a CSV cell as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def write_rejected_csv(rejected: pd.DataFrame, path: Path, inputs: Sequence[Path] = ()) -> None:
     """Write rejected rows to CSV; text that a spreadsheet would run as a formula gets a
     leading apostrophe so that it opens as text."""
     safe = rejected.copy()
     for column in ("file", "sheet", "value", "reason", "column"):
-        text = safe[column].astype(object)
-        hostile = text.map(lambda v: isinstance(v, str) and v.startswith(_FORMULA_START))
-        safe[column] = text.where(~hostile, "'" + text.astype(str))
+        safe[column] = formula_safe(safe[column])
     with atomic_output(path, inputs=inputs) as temporary:
         safe.to_csv(temporary, index=False)

@@ -55,7 +55,8 @@ def _reasons(bad: np.ndarray, reason: str) -> np.ndarray:
     return problem
 
 
-def parse_money(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def parse_money(column: pa.Array, decimal_comma: bool = False,
+                limit: float = MAX_LINE_AMOUNT) -> tuple[np.ndarray, np.ndarray]:
     """Parse amounts into integer cents, rounding half to even.
 
     Text is parsed as a decimal, never through a binary float, so ``"2.675"`` becomes 268
@@ -69,6 +70,9 @@ def parse_money(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndarr
     decimal_comma : bool
         Read text such as ``1.234,56`` (dots group thousands, the comma is the decimal
         mark).
+    limit : float
+        Largest amount accepted, in currency units (default one claim line's,
+        :data:`MAX_LINE_AMOUNT`); at most 10¹³ so that cents stay exact.
 
     Returns
     -------
@@ -87,8 +91,8 @@ def parse_money(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndarr
         cents, problem = _float_cents(column.to_numpy(zero_copy_only=False).astype(np.float64))
     else:
         cents, problem = _text_cents(as_text(column), decimal_comma)
-    too_large = (problem == None) & (np.abs(cents) > MAX_LINE_AMOUNT * 100)  # noqa: E711
-    problem[too_large] = f"amount beyond ±{MAX_LINE_AMOUNT:,} (an export error?)"
+    too_large = (problem == None) & (np.abs(cents) > limit * 100)  # noqa: E711
+    problem[too_large] = f"amount beyond ±{limit:,.0f} (an export error?)"
     cents[problem != None] = 0  # noqa: E711
     return cents, problem
 
@@ -136,7 +140,7 @@ def _float_cents(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _clip_to_int(cents: np.ndarray, problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     huge = ~(np.abs(cents) <= 2**62)
-    problem[huge & (problem == None)] = f"amount beyond ±{MAX_LINE_AMOUNT:,} (an export error?)"  # noqa: E711
+    problem[huge & (problem == None)] = "amount too large (an export error?)"  # noqa: E711
     return np.where(huge, 0, cents).astype(np.int64), problem
 
 

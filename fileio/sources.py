@@ -48,6 +48,9 @@ class RawTable:
         Rows whose cells were all empty; not data, counted for the record.
     malformed : list of (int or None, str, str)
         CSV lines that could not be split into the header's fields: row, text, reason.
+    as_given : list of (str, pyarrow.Array)
+        With ``all_columns``: every column of the file, in its order, under its own
+        header (``column N`` where the header cell is empty); else empty.
     """
 
     file: str
@@ -56,6 +59,7 @@ class RawTable:
     rows: np.ndarray
     blank_rows: int = 0
     malformed: list[tuple[int | None, str, str]] = field(default_factory=list)
+    as_given: list[tuple[str, pa.Array]] = field(default_factory=list)
 
 
 def normalise_header(name: object) -> str:
@@ -109,8 +113,8 @@ def workbook_sheets(path: Path) -> list[str]:
         raise InputError(f"{path}: cannot open the workbook ({_first_line(error)}).") from None
 
 
-def read_table(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str | None = None
-               ) -> RawTable:
+def read_table(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str | None = None,
+               all_columns: bool = False) -> RawTable:
     """Read ``spec``'s columns from one file.
 
     Parameters
@@ -124,6 +128,8 @@ def read_table(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     sheet : str, optional
         For workbooks, the sheet to read (default: the sheet named like the table, or
         the only sheet for claims).
+    all_columns : bool
+        Also keep every column of the file as given (:attr:`RawTable.as_given`).
 
     Raises
     ------
@@ -132,10 +138,10 @@ def read_table(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     """
     kind = file_kind(path)
     if kind == "xlsx":
-        return _read_xlsx(path, spec, rename, sheet)
+        return _read_xlsx(path, spec, rename, sheet, all_columns)
     if kind == "csv":
-        return _read_csv(path, spec, rename)
-    return _read_parquet(path, spec, rename)
+        return _read_csv(path, spec, rename, all_columns)
+    return _read_parquet(path, spec, rename, all_columns)
 
 
 def _first_line(error: Exception) -> str:
@@ -193,18 +199,29 @@ def _require(found: dict[str, int], spec: TableSpec, headers: list[object]) -> N
         )
 
 
-def _drop_blank_rows(columns: dict[str, pa.Array], rows: np.ndarray
-                     ) -> tuple[dict[str, pa.Array], np.ndarray, int]:
+def _drop_blank_rows(columns: dict[str, pa.Array], rows: np.ndarray,
+                     as_given: list[tuple[str, pa.Array]] | None = None
+                     ) -> tuple[dict[str, pa.Array], np.ndarray, int, list[tuple[str, pa.Array]]]:
+    """Leave out rows whose cells are all blank: the spec's cells, or with ``as_given``
+    every cell of the row (which loses the same rows)."""
     from fileio.parsing import is_blank
 
+    as_given = as_given or []
     if not columns or len(rows) == 0:
-        return columns, rows, 0
-    blank = np.logical_and.reduce([is_blank(array) for array in columns.values()])
+        return columns, rows, 0, as_given
+    judged = [array for _, array in as_given] or list(columns.values())
+    blank = np.logical_and.reduce([is_blank(array) for array in judged])
     if not blank.any():
-        return columns, rows, 0
+        return columns, rows, 0, as_given
     keep = pa.array(~blank)
     return ({name: array.filter(keep) for name, array in columns.items()}, rows[~blank],
-            int(blank.sum()))
+            int(blank.sum()), [(name, array.filter(keep)) for name, array in as_given])
+
+
+def _headers_as_given(headers: list[object]) -> list[str]:
+    """Each header as text; an empty one is named by its position."""
+    return [str(h).strip() if h is not None and str(h).strip() else f"column {i}"
+            for i, h in enumerate(headers, 1)]
 
 
 def _in_context(where: str, error: InputError) -> InputError:
@@ -227,7 +244,8 @@ def _pick_sheet(path: Path, spec: TableSpec, sheets: list[str], sheet: str | Non
     )
 
 
-def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str | None) -> RawTable:
+def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str | None,
+               all_columns: bool) -> RawTable:
     import fastexcel
 
     name = _pick_sheet(path, spec, workbook_sheets(path), sheet)
@@ -252,8 +270,10 @@ def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     data = sheet_rows.slice(header_index + 1)
     columns = {n: data.column(found[n]) for n in names}
     rows = np.arange(data.num_rows, dtype=np.int64) + header_index + 2
-    columns, rows, blank = _drop_blank_rows(columns, rows)
-    return RawTable(str(path), name, columns, rows, blank)
+    as_given = (list(zip(_headers_as_given(grid[header_index]), data.columns))
+                if all_columns else None)
+    columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
+    return RawTable(str(path), name, columns, rows, blank, as_given=as_given)
 
 
 def _sniff_csv(path: Path) -> tuple[str, str, list[list[str]]]:
@@ -276,7 +296,8 @@ def _sniff_csv(path: Path) -> tuple[str, str, list[list[str]]]:
     return encoding, delimiter, list(csv.reader(io.StringIO(sample), delimiter=delimiter))
 
 
-def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str]) -> RawTable:
+def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool
+              ) -> RawTable:
     encoding, delimiter, preview = _sniff_csv(path)
     try:
         header_index = _find_header(preview, spec, rename)
@@ -306,7 +327,8 @@ def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str]) -> RawTable:
                                              newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={f: pa.string() for f in field_names},
-                include_columns=[field_names[found[n]] for n in found]),
+                include_columns=(field_names if all_columns
+                                 else [field_names[found[n]] for n in found])),
         )
 
     def read_all() -> pa.Table:
@@ -330,8 +352,11 @@ def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str]) -> RawTable:
     rows = np.arange(table.num_rows, dtype=np.int64) + header_index + 2
     if malformed:
         rows = _renumber_around(rows, [number for number, _, _ in malformed])
-    columns, rows, blank = _drop_blank_rows(columns, rows)
-    return RawTable(str(path), "", columns, rows, blank, malformed)
+    as_given = (list(zip(_headers_as_given(header),
+                         (table.column(f).combine_chunks() for f in field_names)))
+                if all_columns else None)
+    columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
+    return RawTable(str(path), "", columns, rows, blank, malformed, as_given)
 
 
 def _renumber_around(rows: np.ndarray, skipped: list[int | None]) -> np.ndarray:
@@ -340,7 +365,8 @@ def _renumber_around(rows: np.ndarray, skipped: list[int | None]) -> np.ndarray:
     return np.setdiff1d(lines, [n for n in skipped if n is not None])[: len(rows)]
 
 
-def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str]) -> RawTable:
+def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool
+                  ) -> RawTable:
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as error:
@@ -351,10 +377,14 @@ def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str]) -> RawTab
     except InputError as error:
         raise _in_context(str(path), error) from None
     try:
-        table = pq.read_table(path, columns=[schema.names[found[n]] for n in found])
+        table = pq.read_table(path, columns=None if all_columns
+                              else [schema.names[found[n]] for n in found])
     except (pa.ArrowInvalid, OSError) as error:
         raise InputError(f"{path}: cannot read the Parquet file ({_first_line(error)}).") from None
     columns = {n: table.column(schema.names[found[n]]).combine_chunks() for n in found}
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-    columns, rows, blank = _drop_blank_rows(columns, rows)
-    return RawTable(str(path), "", columns, rows, blank)
+    as_given = (list(zip(_headers_as_given(schema.names),
+                         (c.combine_chunks() for c in table.columns)))
+                if all_columns else None)
+    columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
+    return RawTable(str(path), "", columns, rows, blank, as_given=as_given)

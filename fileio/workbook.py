@@ -141,6 +141,42 @@ def write_comparison_workbook(comparison: Comparison, path: str | os.PathLike,
         _save_deterministically(workbook, temporary, extra_rows)
 
 
+def write_table_workbook(frame: pd.DataFrame, path: str | os.PathLike, *,
+                         kinds: dict[str, ColumnKind], sheet: str, currency: str = "EUR",
+                         inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Write one table to a one-sheet workbook, atomically and reproducibly.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table; money columns in currency units.
+    path : str or os.PathLike
+        The ``.xlsx`` file to create or replace.
+    kinds : dict
+        Column name -> :data:`~funding_models.results.ColumnKind`.
+    sheet : str
+        The sheet's name.
+    currency : str
+        Shown in the money format.
+    inputs : iterable of str or os.PathLike
+        Files ``path`` may not be.
+    """
+    with atomic_output(path, inputs=inputs) as temporary:
+        workbook = Workbook(write_only=True)
+        workbook.properties = DocumentProperties(
+            creator="fundcalc", title=sheet, created=DOCUMENT_TIME, modified=DOCUMENT_TIME)
+        grid = _grid(frame, kinds)
+        target = workbook.create_sheet(_valid_sheet_name(sheet))
+        _set_widths(target, _grid_widths(grid, currency))
+        target.freeze_panes = "A2"
+        target.append(_header_row(target, grid.headers))
+        for row in _data_rows(target, grid, number_formats(currency)):
+            target.append(row)
+        target.auto_filter.ref = (f"A1:{get_column_letter(max(len(grid.headers), 1))}"
+                                  f"{grid.row_count + 1}")
+        _save_deterministically(workbook, temporary, {})
+
+
 def contract_sheet_names(names: Sequence[str]) -> list[str]:
     """Valid, unique sheet names for contracts, in order.
 

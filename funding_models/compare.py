@@ -6,10 +6,12 @@ from typing import Callable, Sequence
 from funding_models.fee_for_service import settle_fee_for_service
 from funding_models.ledger import Ledger
 from funding_models.results import ContractResult
+from funding_models.shared_savings import settle_shared_savings
 
 #: The settlement function of each funding model, by the ``model`` key of the terms.
 SETTLERS: dict[str, Callable[..., ContractResult]] = {
     "fee_for_service": settle_fee_for_service,
+    "shared_savings": settle_shared_savings,
 }
 
 
