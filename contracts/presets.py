@@ -29,7 +29,7 @@ def available_presets() -> list[str]:
     Examples
     --------
     >>> available_presets()
-    ['nl_lump_sum', 'nl_revenue_ceiling']
+    ['mssp_basic_a', 'mssp_basic_b', 'mssp_basic_c', 'mssp_basic_d', 'mssp_basic_e', 'mssp_enhanced', 'mssp_track_1', 'mssp_track_1_plus', 'mssp_track_2', 'mssp_track_3', 'nl_lump_sum', 'nl_revenue_ceiling']
     """
     return sorted(f.name.removesuffix(".yaml") for f in _SHIPPED.iterdir()
                   if f.name.endswith(".yaml"))

@@ -18,6 +18,9 @@ import pyarrow.compute as pc
 #: an export error (and keeps sums of many lines far from int64's limit).
 MAX_LINE_AMOUNT = 100_000_000
 
+#: Marks an amount too large for int64 cents until :func:`parse_money` words it.
+_TOO_LARGE = "amount too large"
+
 _PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
 _COMMA_NUMBER = r"^[+-]?\d{1,3}(\.\d{3})*(,\d*)?$|^[+-]?\d+(,\d*)?$"
 _FITS_DECIMAL = r"^[+-]?(\d{1,12}(\.\d{0,18})?|\.\d{1,18})$"
@@ -91,8 +94,10 @@ def parse_money(column: pa.Array, decimal_comma: bool = False,
         cents, problem = _float_cents(column.to_numpy(zero_copy_only=False).astype(np.float64))
     else:
         cents, problem = _text_cents(as_text(column), decimal_comma)
+    beyond = f"amount beyond ±{limit:,.0f} (an export error?)"
+    problem[problem == _TOO_LARGE] = beyond
     too_large = (problem == None) & (np.abs(cents) > limit * 100)  # noqa: E711
-    problem[too_large] = f"amount beyond ±{limit:,.0f} (an export error?)"
+    problem[too_large] = beyond
     cents[problem != None] = 0  # noqa: E711
     return cents, problem
 
@@ -140,7 +145,7 @@ def _float_cents(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _clip_to_int(cents: np.ndarray, problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     huge = ~(np.abs(cents) <= 2**62)
-    problem[huge & (problem == None)] = "amount too large (an export error?)"  # noqa: E711
+    problem[huge & (problem == None)] = _TOO_LARGE  # noqa: E711
     return np.where(huge, 0, cents).astype(np.int64), problem
 
 

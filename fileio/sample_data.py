@@ -143,11 +143,11 @@ BAD_ROWS: tuple[tuple[str, str], ...] = (
 #: The sample contracts (SPEC §3), figures chosen from the default sample
 #: (``generate_sample()``: 3 000 members, 2022-2024, seed 7).
 CONTRACTS_YAML = """\
-# Sample contracts for the sample claims (fundcalc sample: 3 000 members, 2022-2024, seed 7).
-# For now fee-for-service only (SPEC 4.1). "Gross" below is the sum of line values of the
-# provider's in-scope lines in the year: tariff x quantity where the fee schedule has the
-# code, else the claimed amount x price_factor (hospital codes H900, H910, H920 have no
-# tariff), corrections with their sign.
+# Sample contracts for the sample claims (fundcalc sample: 3 000 members, 2022-2024, seed 7):
+# fee-for-service (SPEC 4.1) and shared savings (SPEC 4.2). For fee-for-service, "gross"
+# below is the sum of line values of the provider's in-scope lines in the year: tariff x
+# quantity where the fee schedule has the code, else the claimed amount x price_factor
+# (hospital codes H900, H910, H920 have no tariff), corrections with their sign.
 currency: EUR
 member_months: any_day
 contracts:
@@ -194,6 +194,45 @@ contracts:
     scope: {domains: [mental_health]}
     performance_years: [2023, 2024]
     lump_sum: 420000
+
+  # A Dutch-style population contract: the insurer and practices North share the savings
+  # on all care of the members attributed to them, above a 2% threshold, and half the
+  # losses beyond it up to 3% of the benchmark. The benchmark PMPM is the members' own
+  # history: 2022 and 2023 weighted 1:2, trended 4% a year, each member's yearly spend
+  # counted up to 50 000. In 2024 the benchmark is 2 204 443.60 (176.43 PMPM x 12 495
+  # member months) against 2 096 367.30: savings 108 076.30 (4.90%); 50% of the part
+  # above the 2% threshold, (108 076.30 - 44 088.87) x 0.5 = 31 993.71, is shared.
+  - name: Practices North population contract
+    model: shared_savings
+    provider: [GP_N1, GP_N2]
+    scope: {domains: all}
+    attribution: column
+    baseline_years: [2022, 2023]
+    baseline_weights: [1, 2]
+    trend: 0.04
+    truncate_member_spend: 50000
+    performance_years: [2024]
+    minimum_savings_rate: 0.02
+    sharing_basis: above_threshold
+    sharing_rate: 0.5
+    loss_sharing_rate: 0.5
+    loss_cap: 0.03
+
+  # The CMS ENHANCED track's terms (preset mssp_enhanced: 75% of savings from the first
+  # dollar once they reach 2%, times quality, times 0.98 sequestration; two-sided) on the
+  # members of practices South, East and West, benchmarked on their 2022 PMPM trended 3%
+  # and adjusted for the change in their mean risk score (at most 3%). At quality 0.9 the
+  # practices earn 71 060.23 in 2023 and 59 352.79 in 2024.
+  - name: MSSP ENHANCED look-alike, South, East and West
+    preset: mssp_enhanced
+    provider: [GP_S, GP_E, GP_W]
+    scope: {domains: all}
+    baseline_years: [2022]
+    trend: 0.03
+    risk_adjustment: risk_score
+    risk_cap: 0.03
+    performance_years: [2023, 2024]
+    quality_score: 0.9
 """
 
 _CODES = tuple(c[0] for c in CARE_CODES)

@@ -249,7 +249,10 @@ def test_degressive_tiers_are_checked(tiers, expected):
 
 
 def test_shipped_presets():
-    assert available_presets() == ["nl_lump_sum", "nl_revenue_ceiling"]
+    assert available_presets() == [
+        "mssp_basic_a", "mssp_basic_b", "mssp_basic_c", "mssp_basic_d", "mssp_basic_e",
+        "mssp_enhanced", "mssp_track_1", "mssp_track_1_plus", "mssp_track_2", "mssp_track_3",
+        "nl_lump_sum", "nl_revenue_ceiling"]
 
 
 def test_preset_terms_merge_under_the_contracts_own():
