@@ -286,7 +286,8 @@ def test_preset_says_which_terms_the_contract_must_give(preset, key):
 def test_unknown_preset_lists_the_available_ones():
     message = one_contract_problems(preset="nl_revenue_cieling")
     assert (f"contract '{NAME}': unknown preset 'nl_revenue_cieling' (did you mean "
-            "'nl_revenue_ceiling'?); the presets are nl_lump_sum, nl_revenue_ceiling") in message
+            "'nl_revenue_ceiling'?); the presets are mssp_basic_a, ") in message
+    assert "nl_lump_sum, nl_revenue_ceiling, or give the path of a .yaml file" in message
 
 
 def test_preset_by_path_with_scope_merged_key_by_key(tmp_path):
