@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal, Union
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from contracts.terms import PopulationTerms, Rate, Terms, YearAmounts, years_text
 
@@ -56,6 +56,30 @@ class QualityLossRate(Terms):
 MinimumSavingsRate = Union[Literal["cms"], ConfidenceLevel, Rate]
 
 
+def _one_of(value, words: tuple[str, ...], mapping: type[BaseModel] | None, shapes: str):
+    """Read a term that is a fraction, one of ``words``, or a ``mapping``, so that a wrong
+    value gets one sentence about the shape it has instead of one per alternative."""
+    if isinstance(value, str):
+        if value.strip().lower() in words:
+            return value.strip().lower()
+        raise ValueError(f"must be {shapes} (got {value!r})")
+    if isinstance(value, dict) and mapping is not None:
+        try:
+            return mapping.model_validate(value)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"])
+            message = error["msg"].removeprefix("Value error, ")
+            message = message[0].lower() + message[1:]
+            message = message.replace("input should be", "must be")
+            raise ValueError(f"{where + ': ' if where else ''}{message} (got {value!r})") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= 1:
+            raise ValueError(f"must be a fraction from 0 to 1 (got {value!r})")
+        return value
+    raise ValueError(f"must be {shapes} (got {value!r})")
+
+
 class SharingTerms(Terms):
     """How the difference between benchmark and expenditure is shared.
 
@@ -98,6 +122,25 @@ class SharingTerms(Terms):
     loss_cap: Rate | None = Field(
         None, description="Shared losses are at most this fraction of the benchmark."
     )
+
+    @field_validator("minimum_savings_rate", mode="before")
+    @classmethod
+    def _read_minimum_savings_rate(cls, value):
+        return _one_of(value, ("cms",), ConfidenceLevel,
+                       "a fraction such as 0.02, 'cms', or {confidence: p}")
+
+    @field_validator("minimum_loss_rate", mode="before")
+    @classmethod
+    def _read_minimum_loss_rate(cls, value):
+        return _one_of(value, ("same",), None, "a fraction such as 0.02, or 'same'")
+
+    @field_validator("loss_sharing_rate", mode="before")
+    @classmethod
+    def _read_loss_sharing_rate(cls, value):
+        if value is None:
+            return value
+        return _one_of(value, (), QualityLossRate,
+                       "a fraction such as 0.3, or {quality_slope: a, min: l, max: h}")
 
     @model_validator(mode="after")
     def _loss_terms_need_two_sides(self) -> SharingTerms:

@@ -26,6 +26,9 @@ from fileio.errors import InputError
 from fileio.safety import check_xlsx
 from fileio.tables import TableSpec
 
+#: Tables a one-sheet workbook holds whatever its sheet is called.
+STANDALONE_TABLES = ("claims", "cases")
+
 #: How many rows from the top may hold titles before the header.
 HEADER_SEARCH_ROWS = 30
 
@@ -236,11 +239,12 @@ def _pick_sheet(path: Path, spec: TableSpec, sheets: list[str], sheet: str | Non
     by_name = {normalise_header(s): s for s in sheets}
     if spec.name in by_name:
         return by_name[spec.name]
-    if spec.name == "claims" and len(sheets) == 1:
+    if spec.name in STANDALONE_TABLES and len(sheets) == 1:
         return sheets[0]
     raise InputError(
         f"{path}: no sheet named {spec.name!r} (sheets: {', '.join(sheets)}); "
-        f"name the claims sheet 'claims' or keep one sheet only."
+        f"name the {spec.name} sheet '{spec.name}'"
+        + (" or keep one sheet only." if spec.name in STANDALONE_TABLES else ".")
     )
 
 

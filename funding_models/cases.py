@@ -103,7 +103,7 @@ def settle_cases(cases: pd.DataFrame, terms: Mapping[str, Any] | None = None,
         "shared_savings": _cents(result.shared_savings, settled),
         "shared_losses": _cents(result.shared_losses, settled),
         "net_settlement": _cents(result.net_settlement, settled),
-        "status": status,
+        "status": pd.Series(status, index=cases.index, dtype=str),
     }, index=cases.index)
 
 

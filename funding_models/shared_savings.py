@@ -131,6 +131,9 @@ def _settle_year(terms, ledger: Ledger, population: Population,
     risk_factor = _risk_factor(terms, figures, year)
     benchmark_pmpm = baseline_pmpm * risk_factor
     benchmark = float(np.rint(benchmark_pmpm * now.member_months))
+    if benchmark <= 0:
+        raise NotSettled(f"the benchmark of {year} is {benchmark / 100:,.2f}; savings can "
+                         "only be measured against a benchmark above 0")
     minimum_savings_rate = _minimum_savings_rate(terms, population, now, year)
     minimum_loss_rate = (minimum_savings_rate if terms.minimum_loss_rate == "same"
                          else terms.minimum_loss_rate)

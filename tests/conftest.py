@@ -52,3 +52,23 @@ def make_contract():
 @pytest.fixture
 def make_ledger():
     return ledger_of
+
+
+MEMBER_COLUMNS = ["member_id", "segment", "attributed_provider", "risk_score",
+                  "enrollment_start", "enrollment_end"]
+
+
+def members_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Accepted member rows from tuples (member, segment, attributed_provider, risk_score
+    [, enrollment_start, enrollment_end]); missing dates are blank (enrolled throughout)."""
+    full = [tuple(row) + (None,) * (len(MEMBER_COLUMNS) - len(row)) for row in rows]
+    frame = pd.DataFrame(full, columns=MEMBER_COLUMNS)
+    for column in ("enrollment_start", "enrollment_end"):
+        frame[column] = pd.to_datetime(frame[column]).astype("datetime64[s]")
+    frame["risk_score"] = frame["risk_score"].astype(float)
+    return frame
+
+
+def attribution_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Accepted attribution rows from tuples (member, year, provider)."""
+    return pd.DataFrame(rows, columns=["member_id", "year", "provider_id"])

@@ -132,9 +132,17 @@ def test_shipped_sample_runs_and_is_byte_identical(tmp_path):
     assert run("compare", *args, "-o", first).exit_code == 0
     assert run("compare", *args, "-o", second).exit_code == 0
     assert first.read_bytes() == second.read_bytes()
-    summary = openpyxl.load_workbook(first)["Summary"]
-    contracts = {row[1] for row in summary.iter_rows(min_row=2, values_only=True) if row[1]}
-    assert len(contracts) >= 4
+    workbook = openpyxl.load_workbook(first)
+    rows = list(workbook["Summary"].iter_rows(values_only=True))
+    records = [dict(zip(rows[0], row)) for row in rows[1:] if row[1]]
+    assert len({r["contract"] for r in records}) >= 6
+    # The Dutch-style population contract: 31 993.71 shared (see contracts.yaml).
+    north = next(r for r in records if r["contract"] == "Practices North population contract")
+    assert north["model"] == "shared_savings" and north["shared_savings"] == 31_993.71
+    assert north["members"] == 1_068 and north["provider_result"] == 31_993.71
+    sheet = workbook["Practices North population cont"]
+    cells = [c for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
+    assert "Settlement per performance year" in cells and "Baseline years" in cells
 
 
 def test_schema_prints_the_contracts_schema():
