@@ -157,10 +157,11 @@ def _settle_year(terms, ledger: Ledger, population: Population,
         "sharing_rate": terms.sharing_rate, "quality_score": terms.quality_score,
         "payment_multiplier": terms.payment_multiplier,
         "shared_before_cap": _cents(result.shared_before_cap[0]),
-        "savings_cap": _cap(terms.savings_cap, benchmark),
+        "savings_cap_amount": _cap(terms.savings_cap, benchmark),
         "loss_sharing_rate": loss_sharing_rate,
         "owed_before_cap": _cents(result.owed_before_cap[0]),
-        "loss_cap": _cap(terms.loss_cap, benchmark), "cap_bound": str(result.cap_bound[0]),
+        "loss_cap_amount": _cap(terms.loss_cap, benchmark),
+        "cap_bound": str(result.cap_bound[0]),
         "shared_savings": shared, "shared_losses": owed, "net_settlement": shared - owed,
         "expenditure_paid": now.spend, "provider_cost": now.provider_spend,
     }
@@ -281,8 +282,8 @@ SETTLEMENT_KINDS = {
     "savings": "money", "savings_rate": "rate", "minimum_savings_rate": "rate",
     "minimum_loss_rate": "rate", "outcome": "text", "sharing_rate": "rate",
     "quality_score": "rate", "payment_multiplier": "rate", "shared_before_cap": "money",
-    "savings_cap": "money", "loss_sharing_rate": "rate", "owed_before_cap": "money",
-    "loss_cap": "money", "cap_bound": "text", "shared_savings": "money",
+    "savings_cap_amount": "money", "loss_sharing_rate": "rate", "owed_before_cap": "money",
+    "loss_cap_amount": "money", "cap_bound": "text", "shared_savings": "money",
     "shared_losses": "money", "net_settlement": "money",
 }
 
@@ -338,8 +339,10 @@ def _baseline_table(terms, figures: dict[int, YearFigures]) -> Table:
         "Baseline years", pd.DataFrame(rows), {
             "year": "year", "weight": "rate", "member_months": "number",
             "expenditure": "money", "expenditure_pmpm": "money", "risk_score": "number"},
-        f"baseline PMPM(t) = Σ weight x expenditure PMPM x (1 + {terms.trend:g})^(t − year); "
-        "each year's own population")
+        (f"baseline PMPM(t) = Σ weight x expenditure PMPM x (1 + {terms.trend:g})^(t − year); "
+         "each year's own population" if terms.benchmark_pmpm is None else
+         "the benchmark PMPM is agreed; these years serve the risk adjustment and the "
+         "confidence-based minimum savings rate"))
 
 
 def _population_table(figures: dict[int, YearFigures]) -> Table:
