@@ -22,7 +22,7 @@ from fileio.parsing import as_text, is_blank, parse_money, parse_number
 from fileio.sources import check_readable, normalise_header, read_table
 from fileio.tables import ColumnSpec, TableSpec
 from fileio.workbook import write_table_workbook
-from funding_models.cases import CASE_TERMS, RESULT_COLUMNS, settle_cases
+from funding_models.cases import CASE_FIGURES, CASE_TERMS, RESULT_COLUMNS, settle_cases
 from funding_models.results import ColumnKind, cents_to_units
 
 #: The cases table: the figures of a case and the terms it may set.
@@ -109,7 +109,7 @@ def _parse_cases(columns: dict[str, pa.Array], decimal_comma: bool
     count = len(next(iter(columns.values()))) if columns else 0
     frame = pd.DataFrame(index=pd.RangeIndex(count))
     problems = np.full(count, None, dtype=object)
-    for name in ("benchmark", "expenditure", "members", "coefficient_of_variation"):
+    for name in CASE_FIGURES:
         if name not in columns:
             continue
         column = columns[name]

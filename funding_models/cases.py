@@ -93,7 +93,8 @@ def settle_cases(cases: pd.DataFrame, terms: Mapping[str, Any] | None = None,
     settled = pd.isna(status)
     outcome_text = pd.Series(result.outcome).map(OUTCOMES).to_numpy(dtype=object)
     cap_text = np.where(result.cap_bound != "", "; " + result.cap_bound + " reached", "")
-    status = np.where(settled, "ok; " + outcome_text + cap_text, "not settled: " + status.astype(str))
+    status = np.where(settled, "ok; " + outcome_text + cap_text,
+                      "not settled: " + status.astype(str))
     has_savings = ~np.isnan(benchmark) & ~np.isnan(expenditure)
     return pd.DataFrame({
         "savings": _cents(result.savings, has_savings),
@@ -185,19 +186,18 @@ def _minimum_savings_rate(cases: pd.DataFrame, resolved: dict[str, np.ndarray],
     members = _figure(cases, "members", count)
     variation = _figure(cases, "coefficient_of_variation", count)
     by_table = cms_minimum_savings_rate(np.nan_to_num(members, nan=-1.0))
+    confidence = kind == "confidence"
     with np.errstate(divide="ignore", invalid="ignore"):
-        by_confidence = np.where(
-            kind == "confidence",
-            confidence_minimum_savings_rate(
-                np.clip(np.nan_to_num(resolved["msr_value"], nan=0.5), 0.5, 0.999999),
-                variation, members), np.nan)
-    msr = np.select([kind == "fraction", kind == "cms", kind == "confidence"],
+        # Other cases get a stand-in level; their figure is dropped just below.
+        by_confidence = np.where(confidence, confidence_minimum_savings_rate(
+            np.where(confidence, resolved["msr_value"], 0.9), variation, members), np.nan)
+    msr = np.select([kind == "fraction", kind == "cms", confidence],
                     [resolved["msr_value"], by_table, by_confidence], np.nan)
     problem = np.select(
         [(kind == "cms") & np.isnan(members),
          (kind == "cms") & np.isnan(by_table),
-         (kind == "confidence") & (np.isnan(members) | (members <= 0)),
-         (kind == "confidence") & np.isnan(variation)],
+         confidence & (np.isnan(members) | (members <= 0)),
+         confidence & np.isnan(variation)],
         ["minimum_savings_rate 'cms' needs the number of members, and members is blank",
          "minimum_savings_rate 'cms': the CMS table starts at 5,000 members; give a "
          "fraction or {confidence: p}",

@@ -261,8 +261,7 @@ def _status(line: dict) -> str:
 
 def _warnings(terms, population: Population, figures: dict[int, YearFigures]) -> list[str]:
     warnings = []
-    attributed = set(population.members["member"].astype(str)) if len(population.members) else set()
-    if not attributed:
+    if population.members.empty:
         warnings.append("the population is empty in every year: no member is attributed to "
                         f"{', '.join(terms.provider)}" + (
                             f" in segment '{terms.scope.segment}'" if terms.scope.segment
