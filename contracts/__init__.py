@@ -10,12 +10,14 @@ from contracts.loading import (
     parse_contracts,
 )
 from contracts.presets import available_presets, load_preset
+from contracts.capitation import CapitationTerms
 from contracts.contracts_file import Contract, ContractsFile
 from contracts.fee_for_service import DegressiveTier, FeeForServiceTerms
 from contracts.shared_savings import SharedSavingsTerms, SharingTerms
 from contracts.terms import ContractTerms, PopulationTerms, Scope, Settings
 
 __all__ = [
+    "CapitationTerms",
     "Contract",
     "ContractTerms",
     "ContractsError",

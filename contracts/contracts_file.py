@@ -5,23 +5,25 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, model_validator
 
+from contracts.capitation import CapitationTerms
 from contracts.fee_for_service import FeeForServiceTerms
 from contracts.shared_savings import SharedSavingsTerms
 from contracts.terms import ContractTerms, Settings
 
 #: A contract of any funding model, told apart by its ``model`` key. Each new model adds
 #: its class here and to :data:`CONTRACT_MODELS`.
-Contract = Annotated[Union[FeeForServiceTerms, SharedSavingsTerms],
+Contract = Annotated[Union[FeeForServiceTerms, SharedSavingsTerms, CapitationTerms],
                      Field(discriminator="model")]
 
 #: The terms class of each model this version can settle, by its ``model`` value.
 CONTRACT_MODELS: dict[str, type[ContractTerms]] = {
     "fee_for_service": FeeForServiceTerms,
     "shared_savings": SharedSavingsTerms,
+    "capitation": CapitationTerms,
 }
 
 #: Models SPEC.md describes that a later version adds.
-PLANNED_MODELS = ("capitation", "bundled")
+PLANNED_MODELS = ("bundled",)
 
 
 class ContractsFile(Settings):

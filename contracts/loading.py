@@ -14,6 +14,7 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from contracts.factor_tables import read_age_sex_factors
 from contracts.presets import apply_preset
 from contracts.contracts_file import CONTRACT_MODELS, PLANNED_MODELS, ContractsFile
 from contracts.shared_savings import SharingTerms
@@ -191,6 +192,12 @@ def _parse_contract(entry: Any, position: int, base_dir: Path | None) -> Contrac
     except (LookupError, ValueError) as exc:
         raise ContractsError(f"{label}: {exc}") from None
     model = terms.get("model")
+    if "age_sex_factors" in terms:
+        try:
+            terms = {**terms, "age_sex_factors": read_age_sex_factors(
+                terms["age_sex_factors"], base_dir)}
+        except ValueError as exc:
+            raise ContractsError(f"{label}: {exc}") from None
     terms_class = CONTRACT_MODELS.get(model) if isinstance(model, str) else None
     if terms_class is None:
         raise ContractsError(f"{label}: {_model_problem(model)}")

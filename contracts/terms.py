@@ -54,7 +54,7 @@ def _amount(value: Any, year: int | None = None) -> float:
     return float(value)
 
 
-def _amount_or_year_map(value: Any) -> float | dict[int, float]:
+def amount_or_year_map(value: Any) -> float | dict[int, float]:
     """Check an amount or a map year -> amount here, so an error speaks of one shape."""
     if isinstance(value, dict):
         if not value:
@@ -68,7 +68,7 @@ def _amount_or_year_map(value: Any) -> float | dict[int, float]:
 
 
 #: An amount in currency units, the same every year, or a map year -> amount.
-YearAmounts = Annotated[Union[float, dict[int, float]], BeforeValidator(_amount_or_year_map)]
+YearAmounts = Annotated[Union[float, dict[int, float]], BeforeValidator(amount_or_year_map)]
 
 
 def amount_in(amounts: float | dict[int, float] | None, year: int) -> float | None:
@@ -167,8 +167,8 @@ class ContractTerms(Terms):
 
     name: Text = Field(description="The contract's name, unique in the file.")
     model: str = Field(
-        description="The funding model: fee_for_service or shared_savings (capitation "
-        "and bundled come in later versions); may come from the preset."
+        description="The funding model: fee_for_service, shared_savings or capitation "
+        "(bundled comes in a later version); may come from the preset."
     )
     preset: Text | None = Field(
         None,

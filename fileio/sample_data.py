@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zipfile
+from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
@@ -144,10 +145,11 @@ BAD_ROWS: tuple[tuple[str, str], ...] = (
 #: (``generate_sample()``: 3 000 members, 2022-2024, seed 7).
 CONTRACTS_YAML = """\
 # Sample contracts for the sample claims (fundcalc sample: 3 000 members, 2022-2024, seed 7):
-# fee-for-service (SPEC 4.1) and shared savings (SPEC 4.2). For fee-for-service, "gross"
-# below is the sum of line values of the provider's in-scope lines in the year: tariff x
-# quantity where the fee schedule has the code, else the claimed amount x price_factor
-# (hospital codes H900, H910, H920 have no tariff), corrections with their sign.
+# fee-for-service (SPEC 4.1), shared savings (4.2) and capitation (4.3). For
+# fee-for-service, "gross" below is the sum of line values of the provider's in-scope lines
+# in the year: tariff x quantity where the fee schedule has the code, else the claimed
+# amount x price_factor (hospital codes H900, H910, H920 have no tariff), corrections with
+# their sign.
 currency: EUR
 member_months: any_day
 contracts:
@@ -233,6 +235,28 @@ contracts:
     risk_cap: 0.03
     performance_years: [2023, 2024]
     quality_score: 0.9
+
+  # Capitation for practice South: 20.00 per member per month for the gp and paramedical
+  # care of its 499 attributed members (5 865 member months in 2024), scaled by age/sex
+  # factors (age_sex_factors.csv, an illustrative table to replace with your own) relative
+  # to the whole book: mean factor 1.037, revenue 121 595.32. The practice nurse for mental
+  # health (G999, 5 040.00) stays fee-for-service. Their care costs 129 301.00; eight
+  # members pass the 1 500 attachment by 2 598.00 in all, of which the insurer pays 90%
+  # (2 338.20). The loss of 4.33% of revenue lies in the 3-8% corridor band: the insurer
+  # pays half of the part above 3%, 824.74. The practice's result: -4 542.74.
+  - name: Practice South, risk-adjusted capitation
+    model: capitation
+    provider: GP_S
+    scope: {domains: [gp, paramedical]}
+    carve_out_codes: [G999]
+    performance_years: [2024]
+    rate_pmpm: 20.00
+    risk_adjustment: age_sex
+    age_sex_factors: age_sex_factors.csv
+    stop_loss: {attachment: 1500, insurer_share: 0.9}
+    risk_corridors:
+      - {from: 0.03, to: 0.08, provider_share: 0.5}
+      - {from: 0.08, provider_share: 0.2}
 """
 
 _CODES = tuple(c[0] for c in CARE_CODES)
@@ -431,7 +455,8 @@ def write_sample(directory, members: int = 3000, years: Sequence[int] = (2022, 2
     Returns
     -------
     list of Path
-        The files written, ``contracts.yaml`` last.
+        The files written: the tables, ``age_sex_factors.csv`` (the example table the
+        capitation contract reads) and ``contracts.yaml`` last.
 
     Raises
     ------
@@ -470,6 +495,10 @@ def write_sample(directory, members: int = 3000, years: Sequence[int] = (2022, 2
             else:
                 _write_parquet(frame, path)
             written.append(path)
+    factors = directory / "age_sex_factors.csv"
+    factors.write_bytes((resources.files("contracts") / "tables" / "age_sex_factors.csv")
+                        .read_bytes())
+    written.append(factors)
     contracts = directory / "contracts.yaml"
     contracts.write_text(CONTRACTS_YAML, encoding="utf-8")
     written.append(contracts)

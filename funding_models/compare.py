@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from funding_models.capitation import settle_capitation
 from funding_models.fee_for_service import settle_fee_for_service
 from funding_models.ledger import Ledger
 from funding_models.results import ContractResult
@@ -12,6 +13,7 @@ from funding_models.shared_savings import settle_shared_savings
 SETTLERS: dict[str, Callable[..., ContractResult]] = {
     "fee_for_service": settle_fee_for_service,
     "shared_savings": settle_shared_savings,
+    "capitation": settle_capitation,
 }
 
 

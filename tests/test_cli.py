@@ -135,11 +135,15 @@ def test_shipped_sample_runs_and_is_byte_identical(tmp_path):
     workbook = openpyxl.load_workbook(first)
     rows = list(workbook["Summary"].iter_rows(values_only=True))
     records = [dict(zip(rows[0], row)) for row in rows[1:] if row[1]]
-    assert len({r["contract"] for r in records}) >= 6
+    assert len({r["contract"] for r in records}) >= 7
     # The Dutch-style population contract: 31 993.71 shared (see contracts.yaml).
     north = next(r for r in records if r["contract"] == "Practices North population contract")
     assert north["model"] == "shared_savings" and north["shared_savings"] == 31_993.71
     assert north["members"] == 1_068 and north["provider_result"] == 31_993.71
+    # Capitation for practice South: see contracts.yaml for the arithmetic.
+    south = next(r for r in records if r["model"] == "capitation")
+    assert (south["stop_loss"], south["corridor"], south["provider_result"]) == (
+        2_338.20, 824.74, -4_542.74)
     sheet = workbook["Practices North population cont"]
     cells = [c for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
     assert "Settlement per performance year" in cells and "Baseline years" in cells

@@ -68,11 +68,8 @@ def test_appendix_fee_for_service_contract_loads(tmp_path):
 
 
 def test_models_of_later_versions_are_named_as_not_available():
-    message = problems({"contracts": [
-        ffs(name="Practice South", model="capitation"),
-        ffs(name="Diabetes bundle", model="bundled"),
-    ]})
-    for name, model in [("Practice South", "capitation"), ("Diabetes bundle", "bundled")]:
+    message = problems({"contracts": [ffs(name="Diabetes bundle", model="bundled")]})
+    for name, model in [("Diabetes bundle", "bundled")]:
         assert (f"contracts.yaml: contract '{name}': model '{model}' is not available "
                 f"in this version") in message
     assert "pydantic" not in message and "Traceback" not in message
