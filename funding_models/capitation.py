@@ -89,8 +89,7 @@ def settle_capitation(terms, ledger: Ledger) -> ContractResult:
     try:
         population = population_of(ledger, terms)
     except PopulationError as exc:
-        return ContractResult(terms.name, terms.model, not_settled_at_all(terms, str(exc)),
-                              [], [f"not settled: {exc}"])
+        return not_settled_at_all(terms, str(exc))
     figures = year_figures(population, ledger.years)
     carved_out = _carved_out(ledger, terms, population)
     above_attachment: list[pd.DataFrame] = []

@@ -14,7 +14,13 @@ import pandas as pd
 from funding_models.baseline import normalised_weights, trend_factors
 from funding_models.ledger import Ledger
 from funding_models.populations import Population
-from funding_models.results import ColumnKind, SummaryRow, Table, cents_to_units
+from funding_models.results import (
+    ColumnKind,
+    ContractResult,
+    SummaryRow,
+    Table,
+    cents_to_units,
+)
 
 
 class NotSettled(Exception):
@@ -95,11 +101,12 @@ def settle_years(terms, ledger: Ledger, figures: dict[int, YearFigures],
     return rows, lines
 
 
-def not_settled_at_all(terms, reason: str) -> list[SummaryRow]:
-    """Blank Summary rows for every performance year, with the reason."""
-    return [SummaryRow(terms.name, terms.model, ", ".join(terms.provider), year, None, None,
+def not_settled_at_all(terms, reason: str) -> ContractResult:
+    """A contract none of whose years can be settled: blank rows with the reason."""
+    rows = [SummaryRow(terms.name, terms.model, ", ".join(terms.provider), year, None, None,
                        None, None, status=f"not settled: {reason}")
             for year in terms.performance_years]
+    return ContractResult(terms.name, terms.model, rows, [], [f"not settled: {reason}"])
 
 
 def check_year(ledger: Ledger, figures: dict[int, YearFigures], year: int) -> None:

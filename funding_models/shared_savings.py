@@ -56,8 +56,7 @@ def settle_shared_savings(terms, ledger: Ledger) -> ContractResult:
     try:
         population = population_of(ledger, terms, truncate_at)
     except PopulationError as exc:
-        return ContractResult(terms.name, terms.model, not_settled_at_all(terms, str(exc)),
-                              [], [f"not settled: {exc}"])
+        return not_settled_at_all(terms, str(exc))
     figures = year_figures(population, ledger.years)
 
     def settle_year(year: int) -> tuple[SummaryRow, dict]:

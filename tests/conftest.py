@@ -72,3 +72,12 @@ def members_frame(rows: list[tuple]) -> pd.DataFrame:
 def attribution_frame(rows: list[tuple]) -> pd.DataFrame:
     """Accepted attribution rows from tuples (member, year, provider)."""
     return pd.DataFrame(rows, columns=["member_id", "year", "provider_id"])
+
+
+def contract_problems(**terms) -> str:
+    """The message of the ContractsError that one contract with these terms raises."""
+    from contracts import ContractsError
+
+    with pytest.raises(ContractsError) as caught:
+        contract(**terms)
+    return str(caught.value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from contracts import ContractsError, load_contracts, parse_contracts
+from contracts import ContractsError, load_contracts
+from tests.conftest import contract, contract_problems
 
 NAME = "Practice South"
 BASE = {"name": NAME, "model": "capitation", "provider": "GP_S",
@@ -12,13 +13,11 @@ BASE = {"name": NAME, "model": "capitation", "provider": "GP_S",
 
 
 def parsed(**terms):
-    return parse_contracts({"contracts": [{**BASE, **terms}]}).contracts[0]
+    return contract(**{**BASE, **terms})
 
 
 def problems(**terms):
-    with pytest.raises(ContractsError) as caught:
-        parsed(**terms)
-    return str(caught.value)
+    return contract_problems(**{**BASE, **terms})
 
 
 def test_spec_appendix_contract_reads():

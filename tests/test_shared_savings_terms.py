@@ -7,9 +7,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from contracts import ContractsError, parse_contracts
 from contracts.presets import available_presets, load_preset
 from contracts.shared_savings import ConfidenceLevel, QualityLossRate
+from tests.conftest import contract, contract_problems
 
 NAME = "Practice North"
 BASE = {"name": NAME, "model": "shared_savings", "provider": ["GP_N1", "GP_N2"],
@@ -17,13 +17,11 @@ BASE = {"name": NAME, "model": "shared_savings", "provider": ["GP_N1", "GP_N2"],
 
 
 def parsed(**terms):
-    return parse_contracts({"contracts": [{**BASE, **terms}]}).contracts[0]
+    return contract(**{**BASE, **terms})
 
 
 def problems(**terms):
-    with pytest.raises(ContractsError) as caught:
-        parsed(**terms)
-    return str(caught.value)
+    return contract_problems(**{**BASE, **terms})
 
 
 def test_spec_appendix_contract_reads():
