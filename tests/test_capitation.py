@@ -171,3 +171,24 @@ def test_members_without_a_factor_count_as_one_with_a_warning():
 def test_without_a_members_table_capitation_is_not_settled():
     (result,) = settle_contracts([terms()], build_ledger(claims_frame(CLAIMS)))
     assert "needs a members table" in result.rows[0].status
+
+
+def test_enrollment_gaps_count_only_enrolled_months_and_care():
+    """M1 enrolled January–March and July–December 2024 (enrollment table): 3 + 6 = 9
+    months, and the paramedical claim of 1 March still counts but one dated 1 May, in the
+    gap, does not. No factors: K = 150 x (9 + 4) = 1 950.00; cost 300 + 2 900 + 80 = 3 280
+    (the 400 of May left out)."""
+    enrollment = pd.DataFrame({
+        "member_id": ["M1", "M1", "M2", "M3"],
+        "enrollment_start": pd.to_datetime(["2024-01-01", "2024-07-01", "2024-01-15",
+                                            "2020-01-01"]).astype("datetime64[s]"),
+        "enrollment_end": pd.to_datetime(["2024-03-31", "2024-12-31", "2024-04-10",
+                                          "2024-12-31"]).astype("datetime64[s]"),
+    })
+    claims = CLAIMS + [("M1", "PARA", "2024-05-01", "paramedical", "P1", 1, 400)]
+    the_ledger = build_ledger(claims_frame(claims), members=members(), enrollment=enrollment)
+    result = settle(terms(risk_adjustment="none", age_sex_factors=None, stop_loss=None,
+                          risk_corridors=None), the_ledger)
+    assert result.rows[0].member_months == 13
+    assert line(result)["capitation_revenue"] == 1_950.00
+    assert result.rows[0].provider_cost == 328_000
