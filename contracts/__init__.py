@@ -10,6 +10,7 @@ from contracts.loading import (
     parse_contracts,
 )
 from contracts.presets import available_presets, load_preset
+from contracts.bundled import BundledTerms
 from contracts.capitation import CapitationTerms
 from contracts.contracts_file import Contract, ContractsFile
 from contracts.fee_for_service import DegressiveTier, FeeForServiceTerms
@@ -17,6 +18,7 @@ from contracts.shared_savings import SharedSavingsTerms, SharingTerms
 from contracts.terms import ContractTerms, PopulationTerms, Scope, Settings
 
 __all__ = [
+    "BundledTerms",
     "CapitationTerms",
     "Contract",
     "ContractTerms",

@@ -5,6 +5,7 @@ from typing import Annotated, Any, Union
 
 from pydantic import Field, model_validator
 
+from contracts.bundled import BundledTerms
 from contracts.capitation import CapitationTerms
 from contracts.fee_for_service import FeeForServiceTerms
 from contracts.shared_savings import SharedSavingsTerms
@@ -12,7 +13,8 @@ from contracts.terms import ContractTerms, Settings
 
 #: A contract of any funding model, told apart by its ``model`` key. Each new model adds
 #: its class here and to :data:`CONTRACT_MODELS`.
-Contract = Annotated[Union[FeeForServiceTerms, SharedSavingsTerms, CapitationTerms],
+Contract = Annotated[Union[FeeForServiceTerms, SharedSavingsTerms, CapitationTerms,
+                           BundledTerms],
                      Field(discriminator="model")]
 
 #: The terms class of each model this version can settle, by its ``model`` value.
@@ -20,10 +22,8 @@ CONTRACT_MODELS: dict[str, type[ContractTerms]] = {
     "fee_for_service": FeeForServiceTerms,
     "shared_savings": SharedSavingsTerms,
     "capitation": CapitationTerms,
+    "bundled": BundledTerms,
 }
-
-#: Models SPEC.md describes that a later version adds.
-PLANNED_MODELS = ("bundled",)
 
 
 class ContractsFile(Settings):

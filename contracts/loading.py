@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.factor_tables import read_age_sex_factors
 from contracts.presets import apply_preset
-from contracts.contracts_file import CONTRACT_MODELS, PLANNED_MODELS, ContractsFile
+from contracts.contracts_file import CONTRACT_MODELS, ContractsFile
 from contracts.shared_savings import SharingTerms
 from contracts.terms import ContractTerms, Settings
 
@@ -212,9 +212,7 @@ def _model_problem(model: Any) -> str:
     available = ", ".join(CONTRACT_MODELS)
     if model is None:
         return f"model: is required (one of: {available})"
-    if model in PLANNED_MODELS:
-        return f"model '{model}' is not available in this version"
-    close = difflib.get_close_matches(str(model), [*CONTRACT_MODELS, *PLANNED_MODELS], n=1)
+    close = difflib.get_close_matches(str(model), list(CONTRACT_MODELS), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"model: unknown model {_show(model)}{hint}; the available models are {available}"
 

@@ -167,8 +167,8 @@ class ContractTerms(Terms):
 
     name: Text = Field(description="The contract's name, unique in the file.")
     model: str = Field(
-        description="The funding model: fee_for_service, shared_savings or capitation "
-        "(bundled comes in a later version); may come from the preset."
+        description="The funding model: fee_for_service, shared_savings, capitation or "
+        "bundled; may come from the preset."
     )
     preset: Text | None = Field(
         None,

@@ -257,6 +257,46 @@ contracts:
     risk_corridors:
       - {from: 0.03, to: 0.08, provider_share: 0.5}
       - {from: 0.08, provider_share: 0.2}
+
+  # Chain care for diabetes (ketenzorg): the care group is paid one price per patient-year
+  # for the gp, paramedical and lab care of all members with diabetes, whoever delivers it,
+  # and carries the cost (prospective). The price is their own 2022-2023 cost per
+  # patient-year, trended 3% a year, less 2%: 1 018.18. 2024: 125.42 patient-years (130
+  # members), target 127 696.48 against a cost of 131 903.00: the care group's margin is
+  # -4 206.52.
+  - name: Care group diabetes bundle
+    model: bundled
+    provider: CARE_GROUP
+    bundle: {kind: condition, condition: diabetes}
+    scope: {domains: [gp, paramedical, lab]}
+    baseline_years: [2022, 2023]
+    trend: 0.03
+    performance_years: [2024]
+    price: historical
+    discount: 0.02
+    reconciliation: prospective
+
+  # Hip replacement episodes (as in CMS's BPCI Advanced): a HIP01/HIP02 claim of HOSP_A
+  # opens a 90-day episode of hospital, paramedical and gp care. The target is the 2022-
+  # 2023 mean episode cost (winsorised at the 1st and 99th percentiles), trended 2%, less
+  # 3%: 13 017.47. Claims stay paid; at year end HOSP_A receives the difference. Its five
+  # 2024 episodes cost 70 109.67 (winsorised) against 65 087.34: HOSP_A pays back
+  # 5 022.33, within the 20% stop-loss. The episode of 21 December runs past the data.
+  - name: Hip replacement episodes
+    model: bundled
+    provider: HOSP_A
+    bundle: {kind: episode, trigger_codes: [HIP01, HIP02], window_days: 90}
+    scope: {domains: [hospital, paramedical, gp]}
+    baseline_years: [2022, 2023]
+    performance_years: [2024]
+    price: historical
+    trend: 0.02
+    discount: 0.03
+    winsorize: [0.01, 0.99]
+    reconciliation: retrospective
+    quality_score: 0.95
+    stop_gain_rate: 0.20
+    stop_loss_rate: 0.20
 """
 
 _CODES = tuple(c[0] for c in CARE_CODES)

@@ -8,6 +8,7 @@ fixed entry times and attributes.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import itertools
@@ -16,6 +17,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
@@ -26,6 +28,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.writer.excel import ExcelWriter
 
 from fileio.atomic import atomic_output
+from fileio.csv_text import formula_safe
 from fileio.xlsx_style import (
     BOLD, ITALIC, WRAP, cell_value, clean_text, column_kind, column_width, make_cell,
     number_formats, row_xml,
@@ -37,11 +40,12 @@ from funding_models.results import (
 
 READ_ME = "Read me"
 SUMMARY = "Summary"
+EPISODES = "Episodes"
 INPUTS = "Inputs"
 REJECTED = "Rejected"
 
 #: Names a contract sheet may not take (Excel reserves "History").
-RESERVED_SHEET_NAMES = (READ_ME, SUMMARY, INPUTS, REJECTED, "History")
+RESERVED_SHEET_NAMES = (READ_ME, SUMMARY, EPISODES, INPUTS, REJECTED, "History")
 
 #: Longest sheet name Excel accepts.
 MAX_SHEET_NAME = 31
@@ -50,6 +54,13 @@ MAX_SHEET_NAME = 31
 MAX_DATA_ROWS = 1_048_575
 
 #: Columns of the Rejected sheet.
+
+#: Columns of the Episodes sheet.
+EPISODE_KINDS: dict[str, ColumnKind] = {
+    "contract": "text", "year": "year", "member": "text", "trigger_date": "date",
+    "trigger_code": "text", "triggers": "count", "claims": "count", "cost": "money",
+    "winsorised_cost": "money", "target": "money",
+}
 
 #: Columns of the input-file table on the Inputs sheet.
 INPUT_FILE_KINDS: dict[str, ColumnKind] = {
@@ -135,10 +146,34 @@ def write_comparison_workbook(comparison: Comparison, path: str | os.PathLike,
     --------
     >>> write_comparison_workbook(comparison, "out/comparison.xlsx",
     ...                           inputs=["claims.csv"])  # doctest: +SKIP
+
+    When the episodes of episode bundles pass a sheet's row limit, they are written to
+    ``<workbook>_episodes.csv`` beside it (atomically too) and the Episodes sheet says so.
     """
-    with atomic_output(path, inputs=inputs) as temporary:
-        workbook, extra_rows = _build_workbook(comparison)
+    episodes = episodes_of(comparison)
+    overflow = episodes is not None and len(episodes) > MAX_DATA_ROWS
+    episodes_csv = episodes_csv_path(path) if overflow else None
+    with contextlib.ExitStack() as outputs:
+        temporary = outputs.enter_context(atomic_output(path, inputs=inputs))
+        if episodes_csv is not None:
+            _write_episodes_csv(episodes, outputs.enter_context(
+                atomic_output(episodes_csv, inputs=[*inputs, path])))
+        workbook, extra_rows = _build_workbook(
+            comparison, episodes, episodes_csv.name if episodes_csv else None)
         _save_deterministically(workbook, temporary, extra_rows)
+
+
+def episodes_of(comparison: Comparison) -> pd.DataFrame | None:
+    """Every episode of the comparison's episode bundles, or None without any."""
+    frames = [result.episodes for result in comparison.contracts
+              if result.episodes is not None]
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def episodes_csv_path(path: str | os.PathLike) -> Path:
+    """Where episodes that do not fit on a sheet are written: ``<workbook>_episodes.csv``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}_episodes.csv")
 
 
 def write_table_workbook(frame: pd.DataFrame, path: str | os.PathLike, *,
@@ -211,8 +246,8 @@ def _valid_sheet_name(name: str) -> str:
 
 # -- building the workbook --------------------------------------------------------------
 
-def _build_workbook(comparison: Comparison
-                    ) -> tuple[Workbook, dict[object, Iterator[str]]]:
+def _build_workbook(comparison: Comparison, episodes: pd.DataFrame | None,
+                    episodes_csv: str | None) -> tuple[Workbook, dict[object, Iterator[str]]]:
     """All sheets of the workbook, in order, streamed into a write-only workbook.
 
     Returns the workbook and, for the Rejected sheet, its data rows as XML to splice in
@@ -229,6 +264,9 @@ def _build_workbook(comparison: Comparison
                    comparison.currency)
     for result, name in zip(comparison.contracts, sheet_names):
         _write_contract(workbook.create_sheet(name), result, formats, comparison.currency)
+    if episodes is not None:
+        _write_episodes(workbook.create_sheet(EPISODES), episodes, formats,
+                        comparison.currency, episodes_csv)
     _write_inputs(workbook.create_sheet(INPUTS), comparison, formats)
     rejected = workbook.create_sheet(REJECTED)
     return workbook, {rejected: _write_rejected(rejected, comparison.rejected)}
@@ -340,6 +378,10 @@ def _sheet_descriptions(comparison: Comparison,
         (SUMMARY, "One row per scenario, contract and performance year, with charts of "
                   "insurer cost and provider result to the right of the table."),
         *contracts,
+        *([(EPISODES, "Every episode of the episode bundles: contract, year, member, "
+                      "trigger date and code, triggers, claims, cost, winsorised cost and "
+                      "target.")] if any(r.episodes is not None for r in comparison.contracts)
+          else []),
         (INPUTS, "Each input file with its SHA-256 and the rows and amounts read, "
                  "accepted and rejected; the run's settings; the contract terms as "
                  "given."),
@@ -457,6 +499,31 @@ def _append_table(sheet, table: Table, grid: _Grid,
     sheet.append(_header_row(sheet, grid.headers))
     for row in _data_rows(sheet, grid, formats):
         sheet.append(row)
+
+
+# -- Episodes ---------------------------------------------------------------------------
+
+def _write_episodes(sheet, episodes: pd.DataFrame, formats: dict[ColumnKind, str | None],
+                    currency: str, episodes_csv: str | None) -> None:
+    """Every episode, one per row; or, when they pass the row limit, where they are."""
+    if episodes_csv is not None:
+        _append_text(sheet, f"{len(episodes):,} episodes are more than a sheet holds; they "
+                            f"are listed in {episodes_csv}, beside this workbook.", font=BOLD)
+        return
+    grid = _grid(episodes, EPISODE_KINDS)
+    _set_widths(sheet, _grid_widths(grid, currency))
+    sheet.freeze_panes = "A2"
+    sheet.append(_header_row(sheet, grid.headers))
+    for row in _data_rows(sheet, grid, formats):
+        sheet.append(row)
+    sheet.auto_filter.ref = f"A1:{get_column_letter(len(grid.headers))}{grid.row_count + 1}"
+
+
+def _write_episodes_csv(episodes: pd.DataFrame, path) -> None:
+    safe = episodes.copy()
+    for column in ("contract", "member", "trigger_code"):
+        safe[column] = formula_safe(safe[column])
+    safe.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d")
 
 
 # -- Inputs -----------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from funding_models.bundled import settle_bundled
 from funding_models.capitation import settle_capitation
 from funding_models.fee_for_service import settle_fee_for_service
 from funding_models.ledger import Ledger
@@ -14,6 +15,7 @@ SETTLERS: dict[str, Callable[..., ContractResult]] = {
     "fee_for_service": settle_fee_for_service,
     "shared_savings": settle_shared_savings,
     "capitation": settle_capitation,
+    "bundled": settle_bundled,
 }
 
 

@@ -7,6 +7,7 @@ billed them, less the carve-out codes.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,8 @@ class Population:
         return self.members[self.members["year"].to_numpy() == year]
 
 
-def population_of(ledger: Ledger, terms, truncate_at: float | None = None) -> Population:
+def population_of(ledger: Ledger, terms, truncate_at: float | None = None,
+                  condition: str | None = None) -> Population:
     """Form a contract's population in every year of the run, with its spend.
 
     Parameters
@@ -54,6 +56,8 @@ def population_of(ledger: Ledger, terms, truncate_at: float | None = None) -> Po
         ``carve_out_codes`` are read.
     truncate_at : float, optional
         Cents: each member's yearly in-scope spend counts at most this much.
+    condition : str, optional
+        Only members whose ``conditions`` list it (condition bundles).
 
     Returns
     -------
@@ -71,6 +75,8 @@ def population_of(ledger: Ledger, terms, truncate_at: float | None = None) -> Po
     months = ledger.member_months
     months = months[months["member_months"].to_numpy() > 0]
     months = months[_in_segment(ledger.members, terms.scope.segment, months["member"])]
+    if condition is not None:
+        months = months[_with_condition(ledger.members, condition, months["member"])]
     months = _attributed(ledger, terms, months)
 
     lines = _in_scope_spend(ledger, terms)
@@ -105,6 +111,16 @@ def _in_segment(members: pd.DataFrame, segment: str | None, member: pd.Series) -
     segments = members["segment"].astype("string").str.strip().str.casefold()
     chosen = segments.index[(segments == segment.strip().casefold()).fillna(False).to_numpy()]
     return member.isin(chosen).to_numpy()
+
+
+def _with_condition(members: pd.DataFrame, condition: str, member: pd.Series) -> np.ndarray:
+    if "conditions" not in members:
+        raise PopulationError(
+            f"the condition bundle for '{condition}' needs a conditions column in the "
+            "members table")
+    pattern = rf"(?:^|;)\s*{re.escape(condition)}\s*(?:;|$)"
+    has = members["conditions"].astype("string").str.lower().str.contains(pattern)
+    return member.isin(has.index[has.fillna(False).to_numpy(dtype=bool)]).to_numpy()
 
 
 def _attributed(ledger: Ledger, terms, months: pd.DataFrame) -> pd.DataFrame:

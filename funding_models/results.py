@@ -137,13 +137,18 @@ class Table:
 
 @dataclass(frozen=True)
 class ContractResult:
-    """Everything one contract's settlement produced."""
+    """Everything one contract's settlement produced.
+
+    ``episodes`` lists an episode bundle's episodes (the Episodes sheet), money in
+    currency units; None for other models.
+    """
 
     name: str
     model: str
     rows: list[SummaryRow]
     tables: list[Table]
     warnings: list[str] = field(default_factory=list)
+    episodes: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)

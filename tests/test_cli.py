@@ -135,7 +135,7 @@ def test_shipped_sample_runs_and_is_byte_identical(tmp_path):
     workbook = openpyxl.load_workbook(first)
     rows = list(workbook["Summary"].iter_rows(values_only=True))
     records = [dict(zip(rows[0], row)) for row in rows[1:] if row[1]]
-    assert len({r["contract"] for r in records}) >= 7
+    assert len({r["contract"] for r in records}) >= 9
     # The Dutch-style population contract: 31 993.71 shared (see contracts.yaml).
     north = next(r for r in records if r["contract"] == "Practices North population contract")
     assert north["model"] == "shared_savings" and north["shared_savings"] == 31_993.71
@@ -144,6 +144,11 @@ def test_shipped_sample_runs_and_is_byte_identical(tmp_path):
     south = next(r for r in records if r["model"] == "capitation")
     assert (south["stop_loss"], south["corridor"], south["provider_result"]) == (
         2_338.20, 824.74, -4_542.74)
+    # The bundles: a diabetes condition bundle (prospective) and hip episodes (NPRA).
+    bundles = {r["contract"]: r for r in records if r["model"] == "bundled"}
+    assert bundles["Care group diabetes bundle"]["provider_result"] == -4_206.52
+    assert bundles["Hip replacement episodes"]["reconciliation"] == -5_022.33
+    assert len(list(workbook["Episodes"].iter_rows())) == 1 + 5
     sheet = workbook["Practices North population cont"]
     cells = [c for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
     assert "Settlement per performance year" in cells and "Baseline years" in cells

@@ -67,14 +67,6 @@ def test_appendix_fee_for_service_contract_loads(tmp_path):
     assert contracts_file.scenarios[0]["shift"]["fraction"] == 0.3
 
 
-def test_models_of_later_versions_are_named_as_not_available():
-    message = problems({"contracts": [ffs(name="Diabetes bundle", model="bundled")]})
-    for name, model in [("Diabetes bundle", "bundled")]:
-        assert (f"contracts.yaml: contract '{name}': model '{model}' is not available "
-                f"in this version") in message
-    assert "pydantic" not in message and "Traceback" not in message
-
-
 def test_unknown_model_lists_the_valid_ones():
     message = one_contract_problems(model="fee_for_servic")
     assert ("contract 'Hospital A, ceiling contract': model: unknown model 'fee_for_servic' "
