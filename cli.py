@@ -79,10 +79,13 @@ def main():
 @input_options
 @click.option("--json", "json_path", type=_file,
               help="Also write the Summary rows as a JSON list to this path.")
+@click.option("--scenario", "scenario_paths", type=_file, multiple=True,
+              help="A file of scenarios (.yaml or .json) to compare under, besides those in "
+                   "the contracts file; may be given more than once.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any input row was rejected.")
 @_unusable_input_is_exit_2
 def compare(claims, contracts_path, output, members, fee_schedule, enrollment, attribution,
-            json_path, strict):
+            json_path, scenario_paths, strict):
     """Settle every contract in CONTRACTS on the CLAIMS files and write a comparison workbook.
 
     CLAIMS are one or more .xlsx, .csv or .parquet files; a workbook may also carry the
@@ -93,8 +96,8 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
     from fileio.workbook import write_comparison_workbook
 
     paths = _paths(claims, members, fee_schedule, enrollment, attribution)
-    inputs = [*paths.all(), contracts_path]
-    comparison = compare_files(paths, contracts_path)
+    inputs = [*paths.all(), contracts_path, *scenario_paths]
+    comparison = compare_files(paths, contracts_path, scenario_paths)
     write_comparison_workbook(comparison, output, inputs=inputs)
     if json_path is not None:
         write_summary_json(comparison, json_path, inputs=[*inputs, output])

@@ -1,13 +1,14 @@
 """A whole contracts file: the settings, the contracts of every model, the scenarios."""
 from __future__ import annotations
 
-from typing import Annotated, Any, Union
+from typing import Annotated, Union
 
 from pydantic import Field, model_validator
 
 from contracts.bundled import BundledTerms
 from contracts.capitation import CapitationTerms
 from contracts.fee_for_service import FeeForServiceTerms
+from contracts.scenarios import Scenario
 from contracts.shared_savings import SharedSavingsTerms
 from contracts.terms import ContractTerms, Settings
 
@@ -32,10 +33,10 @@ class ContractsFile(Settings):
     contracts: Annotated[list[Contract], Field(min_length=1)] = Field(
         description="The contracts to settle and compare."
     )
-    scenarios: list[dict[str, Any]] = Field(
+    scenarios: list[Scenario] = Field(
         default_factory=list,
-        description="Changes in care to compare the contracts under; kept as given until "
-        "a later version reads them.",
+        description="Changes in care to compare the contracts under; each is a full "
+        "comparison of its own beside the base (the claims as they are).",
     )
 
     @model_validator(mode="after")
@@ -47,6 +48,12 @@ class ContractsFile(Settings):
                 "each contract needs its own name; used more than once: "
                 + ", ".join(repr(n) for n in repeated)
             )
+        scenario_names = [s.name.casefold() for s in self.scenarios]
+        repeated = sorted({s.name for s in self.scenarios
+                           if scenario_names.count(s.name.casefold()) > 1})
+        if repeated:
+            raise ValueError("each scenario needs its own name; used more than once: "
+                             + ", ".join(repr(n) for n in repeated))
         return self
 
     @property

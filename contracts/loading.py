@@ -9,7 +9,7 @@ import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import Any, Sequence, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from contracts.factor_tables import read_age_sex_factors
 from contracts.presets import apply_preset
 from contracts.contracts_file import CONTRACT_MODELS, ContractsFile
+from contracts.scenarios import Scenario
 from contracts.shared_savings import SharingTerms
 from contracts.terms import ContractTerms, Settings
 
@@ -421,3 +422,46 @@ def _sharing_terms(terms: dict[str, Any], source: str, label: str, base_dir: Pat
         if problems:
             raise ContractsError(problems) from None
     return terms
+
+
+def load_scenarios(path: str | Path, taken: Sequence[str] = ()) -> list[Scenario]:
+    """Read scenarios from a file of their own (``fundcalc compare --scenario FILE``).
+
+    Parameters
+    ----------
+    path : str or Path
+        A ``.yaml``/``.json`` file holding a list of scenarios, one scenario, or a mapping
+        with a ``scenarios:`` list.
+    taken : sequence of str
+        Scenario names already in use (those of the contracts file).
+
+    Returns
+    -------
+    list of Scenario
+
+    Raises
+    ------
+    ContractsError
+        Naming the file, the scenario and the key of every problem.
+    """
+    path = Path(path)
+    data, _ = read_terms_file(path)
+    items = data["scenarios"] if isinstance(data, dict) and "scenarios" in data else data
+    items = [items] if isinstance(items, dict) else items
+    if not isinstance(items, list) or not items:
+        raise ContractsError(f"{path}: must hold a scenario or a list of scenarios (each "
+                             "with a name and a shift or growth)")
+    scenarios, problems = [], []
+    for position, item in enumerate(items, 1):
+        name = item.get("name") if isinstance(item, dict) else None
+        label = f"scenario '{name}'" if isinstance(name, str) else f"scenario {position}"
+        try:
+            scenarios.append(Scenario.model_validate(item))
+        except ValidationError as exc:
+            problems += [f"{path}: {label}: {describe_error(e, Scenario)}" for e in exc.errors()]
+    names = [s.name.casefold() for s in scenarios] + [n.casefold() for n in taken]
+    problems += [f"{path}: scenario '{s.name}': the name is already used; give each "
+                 "scenario its own" for s in scenarios if names.count(s.name.casefold()) > 1]
+    if problems:
+        raise ContractsError(problems)
+    return scenarios

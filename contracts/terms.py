@@ -162,6 +162,50 @@ class Settings(Terms):
         return value
 
 
+class SpilloverTerms(Terms):
+    """How a contract's spillover is measured (SPEC §5)."""
+
+    baseline_years: Annotated[list[Annotated[int, Field(ge=1900, le=2199)]],
+                              Field(min_length=1)] | None = Field(
+        None, description="The baseline years of the expected spend (default the "
+        "contract's baseline_years).")
+    baseline_weights: Annotated[list[Annotated[float, Field(ge=0)]],
+                                Field(min_length=1)] | None = Field(
+        None, description="Weights of those years (default the contract's, else equal).")
+    trends: dict[str, float] = Field(
+        default_factory=dict, description="Yearly trend per domain, e.g. {gp: 0.025}; "
+        "domains not named take the contract's trend.")
+    comparison_segment: Text | None = Field(
+        None, description="A segment of members whose change in PMPM per domain is the "
+        "expected trend (difference in differences).")
+
+    @field_validator("trends", mode="before")
+    @classmethod
+    def _lower_domains(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k).strip().lower(): v for k, v in value.items()}
+        return value
+
+    @field_validator("trends")
+    @classmethod
+    def _trends_above_minus_one(cls, trends: dict[str, float]) -> dict[str, float]:
+        for domain, trend in trends.items():
+            if not trend > -1:
+                raise ValueError(f"the trend of {domain} must be above -1 (got {trend})")
+        return trends
+
+    @model_validator(mode="after")
+    def _weights_fit(self) -> SpilloverTerms:
+        if self.baseline_weights is not None:
+            if self.baseline_years is None:
+                raise ValueError("baseline_weights: needs baseline_years")
+            if len(self.baseline_weights) != len(self.baseline_years):
+                raise ValueError("baseline_weights: one weight per baseline year")
+            if sum(self.baseline_weights) <= 0:
+                raise ValueError("baseline_weights: must have a positive sum")
+        return self
+
+
 class ContractTerms(Terms):
     """The terms every contract has, whatever its funding model."""
 
@@ -204,6 +248,9 @@ class ContractTerms(Terms):
     quality_score: Rate = Field(
         1.0, description="The provider's quality score, from 0 to 1."
     )
+    spillover: SpilloverTerms | None = Field(
+        None, description="How the contract's spillover to other domains is measured "
+        "(baseline years, trends per domain, a comparison segment).")
     notes: str | None = Field(None, description="Free text, shown with the terms.")
 
     @field_validator("performance_years", "baseline_years")

@@ -14,10 +14,11 @@ from typing import Sequence
 import pandas as pd
 
 from contracts import ContractsFile, load_contracts
+from contracts.loading import load_scenarios
 from fileio.atomic import atomic_output
 from fileio.csv_text import formula_safe
 from fileio.inputs import Inputs, ReadOptions, read_inputs
-from funding_models.compare import settle_contracts
+from funding_models.compare import compare, contract_details, spillover_frames
 from funding_models.ledger import Ledger, build_ledger
 from funding_models.results import MONEY_COLUMNS, Comparison, summary_frame
 
@@ -65,8 +66,10 @@ def ledger_of(inputs: Inputs, contracts: ContractsFile) -> Ledger:
                         member_months_convention=contracts.member_months)
 
 
-def compare_files(paths: InputPaths, contracts_path: Path) -> Comparison:
-    """Read the inputs and the contracts, settle every contract and build the comparison.
+def compare_files(paths: InputPaths, contracts_path: Path,
+                  scenario_paths: Sequence[Path] = ()) -> Comparison:
+    """Read the inputs and the contracts, settle every contract (under the base and each
+    scenario of the contracts file and of ``scenario_paths``) and build the comparison.
 
     Raises
     ------
@@ -76,10 +79,15 @@ def compare_files(paths: InputPaths, contracts_path: Path) -> Comparison:
         When an input file cannot be read at all.
     """
     contracts, terms_text = load_contracts(contracts_path)
+    scenarios = list(contracts.scenarios)
+    for path in scenario_paths:
+        scenarios += load_scenarios(path, taken=[s.name for s in scenarios])
+        terms_text += f"\n# --scenario {path}\n" + Path(path).read_text(encoding="utf-8")
     inputs = read_run_inputs(paths, contracts)
     ledger = ledger_of(inputs, contracts)
-    results = settle_contracts(contracts.contracts, ledger)
-    rows = [row for result in results for row in result.rows]
+    runs = compare(contracts.contracts, ledger, scenarios)
+    rows = [row for run in runs for row in run.rows]
+    spillover, spillover_years = spillover_frames(runs)
     settings = {
         "program": "fundcalc",
         "version": program_version(),
@@ -91,10 +99,12 @@ def compare_files(paths: InputPaths, contracts_path: Path) -> Comparison:
         "date_format": contracts.date_format or "",
         "columns renamed": ", ".join(f"{k} -> {v}" for k, v in contracts.columns.items()),
         "years in the claims": f"{ledger.years[0]}-{ledger.years[-1]}",
+        "scenarios": ", ".join(s.name for s in scenarios) or "none",
     }
-    return Comparison(summary=summary_frame(rows), contracts=results,
+    return Comparison(summary=summary_frame(rows), contracts=contract_details(runs),
                       input_files=inputs.reports, rejected=inputs.rejected,
-                      terms_text=terms_text, settings=settings, currency=contracts.currency)
+                      terms_text=terms_text, settings=settings, currency=contracts.currency,
+                      spillover=spillover, spillover_years=spillover_years)
 
 
 def write_summary_json(comparison: Comparison, path: Path, inputs: Sequence[Path] = ()) -> None:

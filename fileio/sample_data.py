@@ -297,6 +297,32 @@ contracts:
     quality_score: 0.95
     stop_gain_rate: 0.20
     stop_loss_rate: 0.20
+
+  # The waterbed: a shared-savings contract on hospital care only, for all members
+  # attributed to the six practices. Its hospital savings are partly care that moved to
+  # the practices (in the data, a fifth of HOSP_A's low-complex dermatology moves to GP care
+  # in 2024; the scenario below moves more). The Spillover sheet sets them against the
+  # rise in the other domains (GP spend per member is expected to grow 1% a year, the rest
+  # 3%): net insurer savings are well below the savings in scope.
+  - name: All practices, hospital-only shared savings
+    model: shared_savings
+    provider: [GP_N1, GP_N2, GP_S, GP_E, GP_W, GP_C]
+    scope: {domains: [hospital]}
+    baseline_years: [2022, 2023]
+    trend: 0.03
+    performance_years: [2024]
+    minimum_savings_rate: 0.02
+    sharing_rate: 0.5
+    spillover: {trends: {gp: 0.01}}
+
+scenarios:
+  # Substitution: 30% of HOSP_A's low-complex dermatology in 2024 moves to the member's
+  # own practice, where it costs 40% of the hospital price.
+  - name: dermatology to primary care
+    years: [2024]
+    shift: {from: {domain: hospital, care_codes: [DERM1, DERM2], provider: HOSP_A},
+            to_domain: gp, to_provider: attributed, to_care_code: DERM_GP,
+            fraction: 0.3, cost_ratio: 0.4}
 """
 
 _CODES = tuple(c[0] for c in CARE_CODES)

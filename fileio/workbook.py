@@ -40,12 +40,13 @@ from funding_models.results import (
 
 READ_ME = "Read me"
 SUMMARY = "Summary"
+SPILLOVER = "Spillover"
 EPISODES = "Episodes"
 INPUTS = "Inputs"
 REJECTED = "Rejected"
 
 #: Names a contract sheet may not take (Excel reserves "History").
-RESERVED_SHEET_NAMES = (READ_ME, SUMMARY, EPISODES, INPUTS, REJECTED, "History")
+RESERVED_SHEET_NAMES = (READ_ME, SUMMARY, SPILLOVER, EPISODES, INPUTS, REJECTED, "History")
 
 #: Longest sheet name Excel accepts.
 MAX_SHEET_NAME = 31
@@ -54,6 +55,21 @@ MAX_SHEET_NAME = 31
 MAX_DATA_ROWS = 1_048_575
 
 #: Columns of the Rejected sheet.
+
+#: Columns of the Spillover sheet's tables.
+SPILLOVER_YEAR_KINDS: dict[str, ColumnKind] = {
+    "scenario": "text", "contract": "text", "year": "year", "targeted_savings": "money",
+    "spillover": "money", "cost_beyond_ffs": "money", "net_insurer_savings": "money",
+    "offset_ratio": "rate", "note": "text",
+}
+SPILLOVER_DOMAIN_KINDS: dict[str, ColumnKind] = {
+    "scenario": "text", "contract": "text", "year": "year", "domain": "text",
+    "in_scope": "text", "baseline_pmpm": "money", "expected_pmpm": "money",
+    "member_months": "number", "expected": "money", "actual": "money", "delta": "money",
+}
+
+#: Most series (contract-years) in the Spillover chart; the tables list them all.
+MAX_CHART_SERIES = 12
 
 #: Columns of the Episodes sheet.
 EPISODE_KINDS: dict[str, ColumnKind] = {
@@ -264,6 +280,7 @@ def _build_workbook(comparison: Comparison, episodes: pd.DataFrame | None,
                    comparison.currency)
     for result, name in zip(comparison.contracts, sheet_names):
         _write_contract(workbook.create_sheet(name), result, formats, comparison.currency)
+    _write_spillover(workbook.create_sheet(SPILLOVER), comparison, formats)
     if episodes is not None:
         _write_episodes(workbook.create_sheet(EPISODES), episodes, formats,
                         comparison.currency, episodes_csv)
@@ -378,6 +395,9 @@ def _sheet_descriptions(comparison: Comparison,
         (SUMMARY, "One row per scenario, contract and performance year, with charts of "
                   "insurer cost and provider result to the right of the table."),
         *contracts,
+        (SPILLOVER, "Spend per domain against its expected level for each contract and "
+                    "year (and scenario), with a chart of the deltas: targeted savings, "
+                    "spillover to other domains, net insurer savings and offset ratio."),
         *([(EPISODES, "Every episode of the episode bundles: contract, year, member, "
                       "trigger date and code, triggers, claims, cost, winsorised cost and "
                       "target.")] if any(r.episodes is not None for r in comparison.contracts)
@@ -499,6 +519,98 @@ def _append_table(sheet, table: Table, grid: _Grid,
     sheet.append(_header_row(sheet, grid.headers))
     for row in _data_rows(sheet, grid, formats):
         sheet.append(row)
+
+
+# -- Spillover --------------------------------------------------------------------------
+
+def _write_spillover(sheet, comparison: Comparison,
+                     formats: dict[ColumnKind, str | None]) -> None:
+    """The change in spend per domain against its expected level: a chart of the deltas,
+    then the figures per contract and year, and per contract, year and domain."""
+    currency = comparison.currency
+    domains = comparison.spillover
+    years = comparison.spillover_years
+    pivot = _delta_pivot(domains)
+    grids = [_grid(pivot, {c: ("text" if c == "domain" else "money") for c in pivot}),
+             _grid(years, SPILLOVER_YEAR_KINDS), _grid(domains, SPILLOVER_DOMAIN_KINDS)]
+    _set_widths(sheet, _widest(*(_grid_widths(grid, currency) for grid in grids)))
+    _append_text(sheet, "Spillover: spend per domain against its expected level", font=BOLD)
+    _append_text(sheet, "expected = trended baseline PMPM x member months of the contract's "
+                        "population; delta = actual − expected. Negative deltas in the "
+                        "contract's domains are targeted savings; positive deltas elsewhere "
+                        "are spillover (the waterbed). net insurer savings = targeted "
+                        "savings − spillover − what the contract costs beyond "
+                        "fee-for-service.", font=ITALIC)
+    if domains.empty:
+        _append_text(sheet, "No contract's spillover could be measured: it needs baseline "
+                            "years (the Summary's status says why for each contract).")
+        return
+    tables = [
+        (Table(f"Delta by domain ({currency}), the chart's data", pivot), grids[0]),
+        (Table("Per contract and year", years), grids[1]),
+        (Table("Per contract, year and domain", domains), grids[2]),
+    ]
+    if pivot.shape[1] < 2:
+        tables = tables[1:]  # every contract covers all domains: nothing to chart
+    row = 2
+    for position, (table, grid) in enumerate(tables):
+        sheet.append([])
+        _append_table(sheet, table, grid, formats)
+        if table.frame is pivot:
+            header_row = row + 3  # blank row, title, header
+            _add_spillover_chart(sheet, header_row, grid, currency)
+            _append_text(sheet, f"Charted: contract-years with domains outside their scope "
+                                f"(at most {MAX_CHART_SERIES}); the tables below list all.",
+                         font=ITALIC)
+            row += 1
+        row += 2 + grid.row_count + 1
+
+
+def _delta_pivot(domains: pd.DataFrame) -> pd.DataFrame:
+    """Delta per domain (rows) and scenario-contract-year (columns), for the chart.
+
+    Only contract-years with a domain outside their scope are charted: a contract that
+    covers every domain has no spillover to show.
+    """
+    if domains.empty:
+        return pd.DataFrame(columns=["domain"])
+    several = domains["scenario"].nunique() > 1
+    label = (domains["contract"].astype(str) + " " + domains["year"].astype(str))
+    if several:
+        label = domains["scenario"].astype(str) + ": " + label
+    frame = domains.assign(series=label.to_numpy())
+    partial = frame.groupby("series")["in_scope"].transform(lambda s: not s.all())
+    labels = list(dict.fromkeys(frame.loc[partial.astype(bool), "series"]))[:MAX_CHART_SERIES]
+    if not labels:
+        return pd.DataFrame(columns=["domain"])
+    frame = frame[frame["series"].isin(labels)]
+    pivot = frame.pivot_table(index="domain", columns="series", values="delta",
+                              aggfunc="sum", sort=True).reindex(columns=labels)
+    pivot.columns = [clean_text(str(c)) for c in pivot.columns]
+    return pivot.reset_index()
+
+
+def _add_spillover_chart(sheet, header_row: int, grid: _Grid, currency: str) -> None:
+    """A clustered column chart of the deltas: one cluster per domain, one bar per
+    contract-year."""
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "clustered"
+    chart.title = f"Spend against expected by domain ({currency}): below 0 saved, above 0 spilled over"
+    last_row = header_row + grid.row_count
+    values = Reference(sheet, min_col=2, max_col=len(grid.headers), min_row=header_row,
+                       max_row=last_row)
+    chart.add_data(values, titles_from_data=True)
+    categories = Reference(sheet, min_col=1, min_row=header_row + 1, max_row=last_row)
+    for series in chart.series:
+        series.cat = AxDataSource(strRef=StrRef(f=str(categories)))
+    chart.y_axis.number_format = "#,##0"
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.height = CHART_HEIGHT_CM
+    chart.width = min(max(18.0, 3.0 * grid.row_count * max(len(grid.headers) - 1, 1) / 3),
+                      40.0)
+    sheet.add_chart(chart, f"{get_column_letter(len(grid.headers) + 2)}{header_row}")
 
 
 # -- Episodes ---------------------------------------------------------------------------

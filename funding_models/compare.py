@@ -1,14 +1,28 @@
-"""Settle every contract on one ledger and collect the comparison rows."""
+"""Settle every contract on one ledger, under the base and each scenario, with spillover."""
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Callable, Sequence
+
+import pandas as pd
 
 from funding_models.bundled import settle_bundled
 from funding_models.capitation import settle_capitation
 from funding_models.fee_for_service import settle_fee_for_service
 from funding_models.ledger import Ledger
-from funding_models.results import ContractResult
+from funding_models.population_years import not_settled_at_all
+from funding_models.populations import PopulationError
+from funding_models.results import ContractResult, SummaryRow, Table, cents_to_units
+from funding_models.scenarios import apply_scenario
 from funding_models.shared_savings import settle_shared_savings
+from funding_models.spillover import (
+    DOMAIN_COLUMNS,
+    YEAR_COLUMNS,
+    Spillover,
+    spillover_of,
+    with_spillover,
+)
 
 #: The settlement function of each funding model, by the ``model`` key of the terms.
 SETTLERS: dict[str, Callable[..., ContractResult]] = {
@@ -17,6 +31,9 @@ SETTLERS: dict[str, Callable[..., ContractResult]] = {
     "capitation": settle_capitation,
     "bundled": settle_bundled,
 }
+
+#: The name of the comparison on the claims as they are.
+BASE = "base"
 
 
 def settle_contracts(contracts: Sequence, ledger: Ledger) -> list[ContractResult]:
@@ -33,3 +50,103 @@ def settle_contracts(contracts: Sequence, ledger: Ledger) -> list[ContractResult
     list of ContractResult
     """
     return [SETTLERS[terms.model](terms, ledger) for terms in contracts]
+
+
+@dataclass(frozen=True)
+class Run:
+    """The contracts settled under one scenario (``base``: the claims as they are)."""
+
+    scenario: str
+    results: list[ContractResult]
+    spillover: list[Spillover]
+
+    @property
+    def rows(self) -> list[SummaryRow]:
+        """The Summary rows of every contract, in order."""
+        return [row for result in self.results for row in result.rows]
+
+
+def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = ()) -> list[Run]:
+    """Settle the contracts with their spillover on the claims as they are and under each
+    scenario.
+
+    A scenario changes the claims of each contract's performance years only (those of
+    them the scenario's ``years`` name, when it names some): contracts whose years agree
+    share one changed ledger.
+
+    Returns
+    -------
+    list of Run
+        The base first, then the scenarios in order.
+    """
+    runs = [_run(BASE, contracts, lambda terms: ledger)]
+    for scenario in scenarios:
+        changed: dict[tuple[int, ...], Ledger] = {}
+
+        def ledger_for(terms, scenario=scenario, changed=changed) -> Ledger:
+            years = tuple(y for y in terms.performance_years
+                          if scenario.years is None or y in scenario.years)
+            if years not in changed:
+                changed[years] = apply_scenario(ledger, scenario, years)
+            return changed[years]
+
+        runs.append(_run(scenario.name, contracts, ledger_for))
+    return runs
+
+
+def _run(name: str, contracts: Sequence, ledger_for: Callable) -> Run:
+    results, spillovers = [], []
+    for terms in contracts:
+        try:
+            ledger = ledger_for(terms)
+        except PopulationError as exc:
+            result = not_settled_at_all(terms, f"scenario '{name}': {exc}")
+            spillover = Spillover(pd.DataFrame(), pd.DataFrame(), str(exc))
+        else:
+            result = SETTLERS[terms.model](terms, ledger)
+            spillover = spillover_of(terms, ledger, result)
+        rows = [dataclasses.replace(row, scenario=name)
+                for row in with_spillover(result.rows, spillover)]
+        results.append(dataclasses.replace(result, rows=rows))
+        spillovers.append(spillover)
+    return Run(name, results, spillovers)
+
+
+def contract_details(runs: Sequence[Run]) -> list[ContractResult]:
+    """Each contract's detail for its sheet: the base settlement, then the first table
+    (the per-year settlement) and the warnings of each scenario."""
+    base, others = runs[0], runs[1:]
+    details = []
+    for position, result in enumerate(base.results):
+        tables, warnings = list(result.tables), list(result.warnings)
+        for run in others:
+            scenario = run.results[position]
+            tables += [Table(f"Scenario '{run.scenario}': {table.title}", table.frame,
+                             table.kinds, table.note) for table in scenario.tables[:1]]
+            warnings += [f"scenario '{run.scenario}': {w}" for w in scenario.warnings]
+        details.append(dataclasses.replace(result, tables=tables, warnings=warnings))
+    return details
+
+
+def spillover_frames(runs: Sequence[Run]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The Spillover sheet's tables over all runs, money in currency units: per scenario,
+    contract, year and domain; and per scenario, contract and year."""
+    domains = [s.domains.assign(scenario=run.scenario) for run in runs
+               for s in run.spillover if len(s.domains)]
+    years = [s.years.assign(scenario=run.scenario) for run in runs
+             for s in run.spillover if len(s.years)]
+    domain_frame = (pd.concat(domains, ignore_index=True) if domains
+                    else pd.DataFrame(columns=["scenario", *DOMAIN_COLUMNS]))
+    year_frame = (pd.concat(years, ignore_index=True) if years
+                  else pd.DataFrame(columns=["scenario", *YEAR_COLUMNS]))
+    domain_frame = domain_frame[["scenario", *DOMAIN_COLUMNS]]
+    year_frame = year_frame[["scenario", *YEAR_COLUMNS]]
+    for column in ("baseline_pmpm", "expected_pmpm"):
+        domain_frame[column] = pd.to_numeric(domain_frame[column]) / 100
+    for column in ("expected", "actual", "delta"):
+        domain_frame[column] = cents_to_units(
+            pd.array(pd.to_numeric(domain_frame[column]).round(), dtype="Int64"))
+    for column in ("targeted_savings", "spillover", "cost_beyond_ffs", "net_insurer_savings"):
+        year_frame[column] = cents_to_units(
+            pd.array(pd.to_numeric(year_frame[column]), dtype="Int64"))
+    return domain_frame, year_frame

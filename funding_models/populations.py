@@ -130,13 +130,35 @@ def _attributed(ledger: Ledger, terms, months: pd.DataFrame) -> pd.DataFrame:
     if terms.attribution == "plurality":
         attributed = _plurality(ledger, terms)
     else:
-        attributed = _by_column(ledger, months)
+        attributed = attributed_by_column(ledger, months)
     chosen = attributed[attributed["provider"].isin(terms.provider).to_numpy()]
     return months.merge(chosen[["member", "year"]], on=["member", "year"])
 
 
-def _by_column(ledger: Ledger, months: pd.DataFrame) -> pd.DataFrame:
-    """Attribution per member-year: the attribution table, else ``attributed_provider``."""
+def attributed_by_column(ledger: Ledger, member_years: pd.DataFrame) -> pd.DataFrame:
+    """The provider each member-year is attributed to: the attribution table's, else the
+    members' ``attributed_provider`` (None where neither gives one).
+
+    Parameters
+    ----------
+    ledger : Ledger
+    member_years : pandas.DataFrame
+        ``member`` (the ledger's categorical) and ``year``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``member``, ``year`` and ``provider``, in the rows of ``member_years``.
+
+    Raises
+    ------
+    PopulationError
+        Without a members table, or with neither an attribution table nor an
+        ``attributed_provider`` column.
+    """
+    if ledger.members is None:
+        raise PopulationError("attribution needs a members table")
+    months = member_years
     column = (ledger.members["attributed_provider"].astype("string").str.strip()
               if "attributed_provider" in ledger.members else None)
     if ledger.attribution is None and column is None:

@@ -183,6 +183,12 @@ class Comparison:
         One entry per input table read.
     rejected : pandas.DataFrame
         Every rejected row: file, sheet, table, row, column, value, reason.
+    spillover : pandas.DataFrame
+        Per scenario, contract, year and domain: expected, actual and delta spend (the
+        Spillover sheet), money in currency units.
+    spillover_years : pandas.DataFrame
+        Per scenario, contract and year: targeted savings, spillover, cost beyond FFS,
+        net insurer savings and offset ratio, or why they are blank.
     terms_text : str
         The contracts file as given (its text).
     settings : dict
@@ -198,6 +204,8 @@ class Comparison:
     terms_text: str
     settings: dict[str, object]
     currency: str = "EUR"
+    spillover: pd.DataFrame = field(default_factory=pd.DataFrame)
+    spillover_years: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def summary_frame(rows: list[SummaryRow]) -> pd.DataFrame:

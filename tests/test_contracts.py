@@ -64,7 +64,8 @@ def test_appendix_fee_for_service_contract_loads(tmp_path):
     assert [contract.ceiling_for(y) for y in (2024, 2025)] == [12_500_000.0] * 2
     assert contract.floor_for(2024) is None
     assert contract.effective_clawback_rate == 0.65
-    assert contracts_file.scenarios[0]["shift"]["fraction"] == 0.3
+    (shift,) = contracts_file.scenarios[0].shift
+    assert shift.fraction == 0.3 and shift.from_.care_codes == ["DERM1", "DERM2"]
 
 
 def test_unknown_model_lists_the_valid_ones():

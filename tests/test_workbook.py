@@ -126,7 +126,7 @@ def _column(sheet, header: str) -> int:
 
 def test_sheets_in_order(book):
     assert book.sheetnames == ["Read me", "Summary", "ACO North",
-                               '=HYPERLINK("http___x")', "Inputs", "Rejected"]
+                               '=HYPERLINK("http___x")', "Spillover", "Inputs", "Rejected"]
 
 
 def test_read_me_explains_every_summary_column(book):
@@ -385,7 +385,7 @@ def test_long_and_duplicate_contract_names(tmp_path):
     comparison = Comparison(summary_frame(rows), contracts, [], pd.DataFrame(), "", {})
     path = tmp_path / "names.xlsx"
     write_comparison_workbook(comparison, path)
-    assert openpyxl.load_workbook(path).sheetnames[2:-2] == sheets
+    assert openpyxl.load_workbook(path).sheetnames[2:-3] == sheets
 
 
 @given(st.lists(st.text(max_size=40), max_size=12))
@@ -409,7 +409,7 @@ def test_empty_comparison(tmp_path):
     path = tmp_path / "empty.xlsx"
     write_comparison_workbook(comparison, path)
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["Read me", "Summary", "Inputs", "Rejected"]
+    assert book.sheetnames == ["Read me", "Summary", "Spillover", "Inputs", "Rejected"]
     assert book["Summary"]._charts == []
     assert book["Rejected"].auto_filter.ref == "A1:G1"
 

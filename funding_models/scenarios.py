@@ -1,0 +1,110 @@
+"""Scenarios (SPEC §5): the ledger's claims changed as a scenario says, in given years.
+
+A ``shift`` moves ``fraction`` of each matching claim to another domain (and provider,
+care code) at ``cost_ratio``: the claim keeps the rest, and a new line carries the moved
+part. A ``growth`` scales matching claims. Amounts stay whole cents: the moved part is
+rounded half to even and the claim keeps exactly the remainder, so that at cost ratio 1
+the total is unchanged. Shifts are applied first, then growths, each in the order given.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Collection
+
+import numpy as np
+import pandas as pd
+
+from funding_models.ledger import Ledger
+from funding_models.populations import attributed_by_column
+
+#: ``to_provider`` value that sends shifted care to the member's attributed provider.
+ATTRIBUTED = "attributed"
+
+
+def apply_scenario(ledger: Ledger, scenario, years: Collection[int]) -> Ledger:
+    """A ledger whose claims in ``years`` are changed by ``scenario``.
+
+    Parameters
+    ----------
+    ledger : Ledger
+        The claims as they are; not changed.
+    scenario : contracts.scenarios.Scenario
+    years : collection of int
+        The contract years changed (the performance years of the contracts settled on the
+        result); claims of other years stay as they are.
+
+    Returns
+    -------
+    Ledger
+        A new ledger; its aggregates are computed afresh from the changed claims.
+
+    Raises
+    ------
+    funding_models.populations.PopulationError
+        When a shift sends care to the attributed provider and the data has no attribution.
+    """
+    claims = ledger.claims
+    in_years = claims["year"].isin(list(years)).to_numpy()
+    for shift in scenario.shift or []:
+        claims = _shifted(ledger, claims, shift, in_years)
+        in_years = claims["year"].isin(list(years)).to_numpy()
+    for growth in scenario.growth or []:
+        claims = _grown(claims, growth, in_years)
+    return dataclasses.replace(ledger, claims=claims)
+
+
+def _matching(claims: pd.DataFrame, domain: str, care_codes, providers) -> np.ndarray:
+    chosen = (claims["domain"].astype(object) == domain).to_numpy().copy()
+    if care_codes:
+        chosen &= claims["care_code"].astype(object).isin(care_codes).to_numpy()
+    if providers:
+        chosen &= claims["provider"].astype(object).isin(providers).to_numpy()
+    return chosen
+
+
+def _shifted(ledger: Ledger, claims: pd.DataFrame, shift, in_years: np.ndarray
+             ) -> pd.DataFrame:
+    chosen = in_years & _matching(claims, shift.from_.domain, shift.from_.care_codes,
+                                  shift.from_.provider)
+    amount = claims["amount"].to_numpy()
+    moved = np.rint(amount[chosen] * shift.fraction).astype(np.int64)
+    kept = claims.copy()
+    kept.loc[chosen, "amount"] = amount[chosen] - moved
+    kept.loc[chosen, "quantity"] = claims["quantity"].to_numpy()[chosen] * (1 - shift.fraction)
+    new = claims[chosen].copy()
+    new["amount"] = np.rint(moved * shift.cost_ratio).astype(np.int64)
+    new["quantity"] = new["quantity"].to_numpy() * shift.fraction
+    new_domain = np.full(len(new), shift.to_domain, dtype=object)
+    new_provider = new["provider"].astype(object).to_numpy()
+    if shift.to_provider == ATTRIBUTED:
+        attributed = attributed_by_column(ledger, new[["member", "year"]])["provider"]
+        found = attributed.notna().to_numpy()
+        new_provider = np.where(found, attributed.to_numpy(dtype=object), new_provider)
+    elif shift.to_provider is not None:
+        new_provider = np.full(len(new), shift.to_provider, dtype=object)
+    new_code = (np.full(len(new), shift.to_care_code, dtype=object)
+                if shift.to_care_code is not None
+                else new["care_code"].astype(object).to_numpy())
+    combined = pd.concat([kept.astype({c: object for c in _IDS}),
+                          new.assign(domain=new_domain, provider=new_provider,
+                                     care_code=new_code).astype({c: object for c in _IDS})],
+                         ignore_index=True)
+    for column in _IDS:
+        values = combined[column]
+        combined[column] = pd.Categorical(values, categories=sorted(values.dropna().unique()))
+    combined["member"] = combined["member"].astype(claims["member"].dtype)
+    return combined
+
+
+#: Id columns that a shift may give new values.
+_IDS = ("provider", "domain", "care_code")
+
+
+def _grown(claims: pd.DataFrame, growth, in_years: np.ndarray) -> pd.DataFrame:
+    chosen = in_years & _matching(claims, growth.domain, growth.care_codes, growth.provider)
+    grown = claims.copy()
+    factor = 1 + growth.rate
+    grown.loc[chosen, "amount"] = np.rint(claims["amount"].to_numpy()[chosen] * factor
+                                          ).astype(np.int64)
+    grown.loc[chosen, "quantity"] = claims["quantity"].to_numpy()[chosen] * factor
+    return grown
