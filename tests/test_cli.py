@@ -149,6 +149,24 @@ def test_shipped_sample_runs_and_is_byte_identical(tmp_path):
     assert bundles["Care group diabetes bundle"]["provider_result"] == -4_206.52
     assert bundles["Hip replacement episodes"]["reconciliation"] == -5_022.33
     assert len(list(workbook["Episodes"].iter_rows())) == 1 + 5
+    # The waterbed: the hospital-only contract under the dermatology scenario saves in
+    # scope, spills over to GP care, and nets less than its savings in scope.
+    spill_rows = list(workbook["Spillover"].iter_rows(values_only=True))
+    header = next(r for r in spill_rows if r[:3] == ("scenario", "contract", "year")
+                  and "targeted_savings" in r)
+    years = [dict(zip(header, r)) for r in spill_rows if r[0] == "dermatology to primary care"
+             and r[1] == "All practices, hospital-only shared savings" and r[3] is not None
+             and len(r) > 7]
+    totals = next(y for y in years if isinstance(y["targeted_savings"], float))
+    assert totals["targeted_savings"] > 0 and totals["spillover"] > 0
+    assert totals["net_insurer_savings"] < totals["targeted_savings"]
+    domain_header = next(r for r in spill_rows if r[:4] == ("scenario", "contract", "year",
+                                                           "domain"))
+    gp = next(dict(zip(domain_header, r)) for r in spill_rows
+              if r[0] == "dermatology to primary care" and r[3] == "gp"
+              and r[1] == "All practices, hospital-only shared savings")
+    assert gp["delta"] > 0 and gp["in_scope"] is False
+    assert workbook["Spillover"]._charts
     sheet = workbook["Practices North population cont"]
     cells = [c for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
     assert "Settlement per performance year" in cells and "Baseline years" in cells
