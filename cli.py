@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -42,6 +43,37 @@ def _paths(claims, members, fee_schedule, enrollment, attribution):
     from fileio.jobs import InputPaths
 
     return InputPaths(tuple(claims), members, fee_schedule, enrollment, attribution)
+
+
+def quiet_option(command):
+    """``--quiet``: print nothing but errors (for scheduled batch runs)."""
+    return click.option("--quiet", is_flag=True,
+                        help="Print nothing but errors: no progress, no summary line.")(command)
+
+
+class Progress:
+    """One line of progress on stderr, rewritten in place, when stderr is a terminal."""
+
+    def __init__(self, quiet: bool):
+        self.shown = not quiet and sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.width = 0
+
+    def __call__(self, text: str) -> None:
+        if self.shown:
+            line = f"[{time.monotonic() - self.started:5.1f}s] {text}"[:100]
+            click.echo("\r" + line.ljust(self.width), err=True, nl=False)
+            self.width = len(line)
+
+    def done(self) -> None:
+        """Clear the progress line."""
+        if self.shown and self.width:
+            click.echo("\r" + " " * self.width + "\r", err=True, nl=False)
+
+
+def _say(quiet: bool, text: str) -> None:
+    if not quiet:
+        click.echo(text)
 
 
 def _fail(message: str) -> None:
@@ -83,9 +115,10 @@ def main():
               help="A file of scenarios (.yaml or .json) to compare under, besides those in "
                    "the contracts file; may be given more than once.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any input row was rejected.")
+@quiet_option
 @_unusable_input_is_exit_2
 def compare(claims, contracts_path, output, members, fee_schedule, enrollment, attribution,
-            json_path, scenario_paths, strict):
+            json_path, scenario_paths, strict, quiet):
     """Settle every contract in CONTRACTS on the CLAIMS files and write a comparison workbook.
 
     CLAIMS are one or more .xlsx, .csv or .parquet files; a workbook may also carry the
@@ -97,14 +130,17 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
 
     paths = _paths(claims, members, fee_schedule, enrollment, attribution)
     inputs = [*paths.all(), contracts_path, *scenario_paths]
-    comparison = compare_files(paths, contracts_path, scenario_paths)
+    progress = Progress(quiet)
+    comparison = compare_files(paths, contracts_path, scenario_paths, progress)
+    progress("writing the workbook")
     write_comparison_workbook(comparison, output, inputs=inputs)
+    progress.done()
     if json_path is not None:
         write_summary_json(comparison, json_path, inputs=[*inputs, output])
     rejected = len(comparison.rejected)
     claims_read = sum(r.rows_read for r in comparison.input_files if r.table == "claims")
-    click.echo(f"Settled {len(comparison.contracts)} contract(s) on {claims_read:,} claim "
-               f"lines ({rejected:,} input rows rejected); wrote {output}.")
+    _say(quiet, f"Settled {len(comparison.contracts)} contract(s) on {claims_read:,} claim "
+                f"lines ({rejected:,} input rows rejected); wrote {output}.")
     if strict and rejected:
         sys.exit(EXIT_REJECTED)
 
@@ -157,8 +193,9 @@ def validate(claims, contracts_path, members, fee_schedule, enrollment, attribut
 @click.option("-o", "--output", required=True, type=_file,
               help="Where to write the cases with their results (.csv or .xlsx).")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when a case was not settled.")
+@quiet_option
 @_unusable_input_is_exit_2
-def settle(cases, model, contract_path, output, strict):
+def settle(cases, model, contract_path, output, strict, quiet):
     """Settle aggregate CASES without claims: one row per case with benchmark, expenditure
     and members, and any sharing term as a column.
 
@@ -174,9 +211,9 @@ def settle(cases, model, contract_path, output, strict):
     if done.replaced_columns:
         click.echo(f"Replaced the input's own {', '.join(done.replaced_columns)} column(s) "
                    "with the results.", err=True)
-    click.echo(f"Settled {done.settled:,} of {done.cases:,} case(s) under {model}"
-               + (f" ({done.not_settled:,} not settled: see status)" if done.not_settled
-                  else "") + f"; wrote {output}.")
+    _say(quiet, f"Settled {done.settled:,} of {done.cases:,} case(s) under {model}"
+         + (f" ({done.not_settled:,} not settled: see status)" if done.not_settled else "")
+         + f"; wrote {output}.")
     if strict and done.not_settled:
         sys.exit(EXIT_REJECTED)
 
@@ -193,8 +230,9 @@ def settle(cases, model, contract_path, output, strict):
 @click.option("--format", "formats", default="xlsx", show_default=True,
               help="xlsx, csv and/or parquet, comma-separated.")
 @click.option("--no-bad-rows", is_flag=True, help="Leave out the deliberately bad rows.")
+@quiet_option
 @_unusable_input_is_exit_2
-def sample(directory, members, years, seed, formats, no_bad_rows):
+def sample(directory, members, years, seed, formats, no_bad_rows, quiet):
     """Write a synthetic claims workbook (or CSV/Parquet files) and a contracts file."""
     from fileio.sample_data import write_sample
 
@@ -210,7 +248,7 @@ def sample(directory, members, years, seed, formats, no_bad_rows):
     written = write_sample(directory, members=members, years=year_list, seed=seed,
                            formats=tuple(format_list), bad_rows=not no_bad_rows)
     for path in written:
-        click.echo(str(path))
+        _say(quiet, str(path))
 
 
 def _parse_years(text: str) -> list[int]:

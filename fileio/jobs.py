@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import pandas as pd
 
@@ -67,9 +67,11 @@ def ledger_of(inputs: Inputs, contracts: ContractsFile) -> Ledger:
 
 
 def compare_files(paths: InputPaths, contracts_path: Path,
-                  scenario_paths: Sequence[Path] = ()) -> Comparison:
+                  scenario_paths: Sequence[Path] = (),
+                  progress: Callable[[str], None] | None = None) -> Comparison:
     """Read the inputs and the contracts, settle every contract (under the base and each
     scenario of the contracts file and of ``scenario_paths``) and build the comparison.
+    ``progress``, when given, is called with a short text at each step.
 
     Raises
     ------
@@ -83,9 +85,12 @@ def compare_files(paths: InputPaths, contracts_path: Path,
     for path in scenario_paths:
         scenarios += load_scenarios(path, taken=[s.name for s in scenarios])
         terms_text += f"\n# --scenario {path}\n" + Path(path).read_text(encoding="utf-8")
+    report = progress or (lambda text: None)
+    report("reading the input files")
     inputs = read_run_inputs(paths, contracts)
+    report("building the ledger")
     ledger = ledger_of(inputs, contracts)
-    runs = compare(contracts.contracts, ledger, scenarios)
+    runs = compare(contracts.contracts, ledger, scenarios, progress)
     rows = [row for run in runs for row in run.rows]
     spillover, spillover_years = spillover_frames(runs)
     settings = {

@@ -66,7 +66,8 @@ class Run:
         return [row for result in self.results for row in result.rows]
 
 
-def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = ()) -> list[Run]:
+def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = (),
+            progress: Callable[[str], None] | None = None) -> list[Run]:
     """Settle the contracts with their spillover on the claims as they are and under each
     scenario.
 
@@ -74,12 +75,17 @@ def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = ()) -> li
     them the scenario's ``years`` name, when it names some): contracts whose years agree
     share one changed ledger.
 
+    Parameters
+    ----------
+    progress : callable, optional
+        Called with a short text as each contract is settled.
+
     Returns
     -------
     list of Run
         The base first, then the scenarios in order.
     """
-    runs = [_run(BASE, contracts, lambda terms: ledger)]
+    runs = [_run(BASE, contracts, lambda terms: ledger, progress)]
     for scenario in scenarios:
         changed: dict[tuple[int, ...], Ledger] = {}
 
@@ -90,13 +96,16 @@ def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = ()) -> li
                 changed[years] = apply_scenario(ledger, scenario, years)
             return changed[years]
 
-        runs.append(_run(scenario.name, contracts, ledger_for))
+        runs.append(_run(scenario.name, contracts, ledger_for, progress))
     return runs
 
 
-def _run(name: str, contracts: Sequence, ledger_for: Callable) -> Run:
+def _run(name: str, contracts: Sequence, ledger_for: Callable,
+         progress: Callable[[str], None] | None) -> Run:
     results, spillovers = [], []
-    for terms in contracts:
+    for number, terms in enumerate(contracts, 1):
+        if progress is not None:
+            progress(f"{name}: settling contract {number} of {len(contracts)} ({terms.name})")
         try:
             ledger = ledger_for(terms)
         except PopulationError as exc:

@@ -183,3 +183,13 @@ def test_sample_writes_a_workbook_and_contracts(tmp_path):
     assert result.exit_code == 0, result.output
     assert (tmp_path / "s" / "claims.xlsx").exists()
     assert (tmp_path / "s" / "contracts.yaml").exists()
+
+
+def test_quiet_prints_nothing_but_errors(tmp_path):
+    args = ["compare", SAMPLE / "claims.xlsx", "--contracts", SAMPLE / "contracts.yaml",
+            "-o", tmp_path / "out.xlsx", "--quiet"]
+    result = run(*args)
+    assert result.exit_code == 0 and result.output == ""
+    result = run("compare", SAMPLE / "claims.xlsx", "--contracts", tmp_path / "none.yaml",
+                 "-o", tmp_path / "out.xlsx", "--quiet")
+    assert result.exit_code == 2 and "no such file" in result.output

@@ -1,0 +1,149 @@
+"""Time fundcalc against the alternatives on sample claims of growing size.
+
+Run from the repository's root::
+
+    python benchmarks/run.py                 # every size
+    python benchmarks/run.py --sizes 100k    # one size, for a quick look
+
+Inputs are written once into ``benchmarks/data/`` with ``fundcalc sample`` (xlsx at
+100 000 and 1 000 000 claim lines, Parquet at 1 000 000 and 10 000 000). Each measurement
+runs in a process of its own; the table gives its wall time and peak memory (maximum
+resident set size), and the ratios the targets of the README's performance section are
+stated in. The table is printed and written to ``benchmarks/results.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "results.md"
+
+#: Claim lines per member over three years of the sample (fileio.sample_data).
+LINES_PER_MEMBER = 3 * 11.1
+
+#: name -> (claim lines, format)
+SIZES = {
+    "100k": (100_000, "xlsx"),
+    "1M": (1_000_000, "xlsx"),
+    "1M-parquet": (1_000_000, "parquet"),
+    "10M-parquet": (10_000_000, "parquet"),
+}
+
+FLOOR_XLSX = """
+import sys, fastexcel
+table = fastexcel.read_excel(sys.argv[1]).load_sheet("claims").to_arrow()
+print(table.num_rows)
+"""
+
+PANDAS_XLSX = """
+import sys, pandas as pd
+claims = pd.read_excel(sys.argv[1], sheet_name="claims")
+print(claims.groupby(["member_id", "domain"])["amount"].sum().size)
+"""
+
+ARROW_PARQUET = """
+import sys, pyarrow.parquet as pq
+claims = pq.read_table(sys.argv[1]).to_pandas()
+print(claims.groupby(["member_id", "domain"])["amount"].sum().size)
+"""
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """Run ``command``; its wall time in seconds and peak memory in MB."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {process.stderr.read().decode()}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def sample(name: str) -> Path:
+    """The folder of one size's inputs, written on first use."""
+    lines, kind = SIZES[name]
+    folder = DATA / name
+    if not (folder / "contracts.yaml").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        members = max(1, round(lines / LINES_PER_MEMBER))
+        subprocess.run([sys.executable, "-m", "cli", "sample", "-o", str(folder),
+                        "--members", str(members), "--format", kind, "--no-bad-rows"],
+                       check=True, stdout=subprocess.DEVNULL)
+    return folder
+
+
+def compare_command(folder: Path, kind: str) -> list[str]:
+    command = [sys.executable, "-m", "cli", "compare", "--quiet",
+               "--contracts", str(folder / "contracts.yaml"), "-o", str(folder / "out.xlsx")]
+    if kind == "xlsx":
+        return command + [str(folder / "claims.xlsx")]
+    tables = ("members", "enrollment", "attribution", "fee_schedule")
+    return (command + [str(folder / "claims.parquet")]
+            + [arg for t in tables for arg in (f"--{t.replace('_', '-')}",
+                                               str(folder / f"{t}.parquet"))])
+
+
+def run_size(name: str, skip_pandas: bool) -> list[tuple[str, float, float]]:
+    lines, kind = SIZES[name]
+    folder = sample(name)
+    rows = [("fundcalc compare", *measure(compare_command(folder, kind)))]
+    if kind == "xlsx":
+        claims = str(folder / "claims.xlsx")
+        rows.append(("fastexcel read (floor)", *measure([sys.executable, "-c", FLOOR_XLSX,
+                                                         claims])))
+        if not skip_pandas:
+            rows.append(("pandas read_excel + groupby",
+                         *measure([sys.executable, "-c", PANDAS_XLSX, claims])))
+    else:
+        rows.append(("pyarrow read + groupby", *measure([sys.executable, "-c", ARROW_PARQUET,
+                                                         str(folder / "claims.parquet")])))
+    return rows
+
+
+def table(results: dict[str, list[tuple[str, float, float]]]) -> str:
+    lines = ["| input | what | seconds | peak MB | compare ÷ this |",
+             "|---|---|---:|---:|---:|"]
+    for name, rows in results.items():
+        compare_seconds = rows[0][1]
+        for what, seconds, peak in rows:
+            ratio = "" if what == "fundcalc compare" else f"{compare_seconds / seconds:.2f}"
+            lines.append(f"| {name} | {what} | {seconds:.2f} | {peak:,.0f} | {ratio} |")
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    cores = os.cpu_count()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (f"{platform.processor() or platform.machine()}, {cores} cores, {memory:.0f} GiB, "
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=",".join(SIZES),
+                        help=f"comma-separated, of {', '.join(SIZES)}")
+    parser.add_argument("--skip-pandas", action="store_true",
+                        help="leave out pandas' read_excel (minutes at 1M lines)")
+    parser.add_argument("--clean", action="store_true", help="write the inputs afresh")
+    args = parser.parse_args()
+    if args.clean and DATA.exists():
+        shutil.rmtree(DATA)
+    results = {}
+    for name in args.sizes.split(","):
+        results[name] = run_size(name.strip(), args.skip_pandas)
+        print(f"{name}: done", file=sys.stderr)
+    text = (f"Measured {time.strftime('%Y-%m-%d')} on {machine()}.\n\n{table(results)}\n")
+    print(text)
+    RESULTS.write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
