@@ -48,7 +48,11 @@ def as_text(column: pa.Array) -> pa.Array:
 
 
 def is_blank(column: pa.Array) -> np.ndarray:
-    """True where the cell is empty (null or only white space)."""
+    """True where the cell is empty (null or only white space; NaN in a float column)."""
+    if pa.types.is_floating(column.type):
+        return pc.fill_null(pc.is_nan(column), True).to_numpy(zero_copy_only=False)
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column.is_null().to_numpy(zero_copy_only=False)
     return as_text(column).is_null().to_numpy(zero_copy_only=False)
 
 

@@ -161,14 +161,18 @@ def reject_repeated_keys(table: ParsedTable) -> None:
     """Apply the key rule: of exact copies one row is kept, differing repeats all go.
 
     The copies set aside are listed as rejected ("exact copy of …"), so that rows read
-    still equal rows accepted plus rows rejected.
+    still equal rows accepted plus rows rejected. Rows are compared in full only where
+    their key repeats, which is rare, so that the common case costs one pass over the key.
     """
     key = list(table.spec.unique_key)
     if not key:
         return
     ok = table.ok
+    candidates = _rows_with_repeated_key(table.frame, key, np.flatnonzero(ok))
+    if not len(candidates):
+        return
     content = [c.name for c in table.spec.columns]
-    frame = table.frame.loc[ok, content + ["_file", "_row"]]
+    frame = table.frame.loc[candidates, content + ["_file", "_row"]]
     copies = frame.duplicated(subset=content, keep="first")
     if copies.any():
         first = frame.drop_duplicates(subset=content, keep="first")
@@ -188,6 +192,23 @@ def reject_repeated_keys(table: ParsedTable) -> None:
         label = "+".join(key)
         table.reject(mask, ",".join(key), _key_text(table.frame, key),
                      f"{label} repeated with different content; all such rows are rejected")
+
+
+def _rows_with_repeated_key(frame: pd.DataFrame, key: list[str], rows: np.ndarray
+                            ) -> np.ndarray:
+    """Of ``rows``, those whose key another of ``rows`` shares."""
+    if len(rows) < 2:
+        return rows[:0]
+    combined = np.zeros(len(rows), dtype=np.int64)
+    for column in key:
+        codes, levels = pd.factorize(frame[column].iloc[rows], use_na_sentinel=False)
+        combined = combined * (len(levels) + 1) + codes
+    order = np.argsort(combined, kind="stable")
+    same = combined[order][1:] == combined[order][:-1]
+    repeated = np.zeros(len(rows), dtype=bool)
+    repeated[order[1:][same]] = True
+    repeated[order[:-1][same]] = True
+    return rows[repeated]
 
 
 def _key_text(frame: pd.DataFrame, key: list[str]) -> np.ndarray:

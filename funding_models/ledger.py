@@ -13,7 +13,7 @@ Ids are pandas categoricals so that grouping runs on integer codes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -56,6 +56,10 @@ class Ledger:
     member_months: pd.DataFrame | None
     attribution: pd.DataFrame | None
     tariffs: pd.Series | None
+    #: Results computed from this ledger, by a key of what they were computed for, so
+    #: that contracts (and their spillover) on the same population share the work. A
+    #: ledger made by ``dataclasses.replace`` starts with an empty cache.
+    cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @cached_property
     def spend(self) -> pd.DataFrame:

@@ -68,6 +68,20 @@ def population_of(ledger: Ledger, terms, truncate_at: float | None = None,
     PopulationError
         Without a members table, or when ``attribution: column`` finds no attribution.
     """
+    key = ("population", tuple(terms.provider), _domains_key(terms.scope.domains),
+           terms.scope.segment, terms.attribution, _domains_key(terms.attribution_domains),
+           tuple(terms.carve_out_codes), truncate_at, condition)
+    if key not in ledger.cache:
+        ledger.cache[key] = _population_of(ledger, terms, truncate_at, condition)
+    return ledger.cache[key]
+
+
+def _domains_key(domains) -> object:
+    return domains if domains is None or isinstance(domains, str) else tuple(domains)
+
+
+def _population_of(ledger: Ledger, terms, truncate_at: float | None,
+                   condition: str | None) -> Population:
     if ledger.members is None or ledger.member_months is None:
         raise PopulationError(
             "needs a members table to form the population (a 'members' sheet in the claims "
@@ -79,27 +93,17 @@ def population_of(ledger: Ledger, terms, truncate_at: float | None = None,
         months = months[_with_condition(ledger.members, condition, months["member"])]
     months = _attributed(ledger, terms, months)
 
-    lines = _in_scope_spend(ledger, terms)
-    per_member = (lines.assign(provider_amount=np.where(
-        lines["provider"].astype(object).isin(terms.provider).to_numpy(), lines["amount"], 0))
-        .groupby(["member", "year"], observed=True, sort=False)
-        .agg(spend=("amount", "sum"), provider_spend=("provider_amount", "sum")))
-    members = months.join(per_member, on=["member", "year"])
-    members[["spend", "provider_spend"]] = (members[["spend", "provider_spend"]]
-                                            .fillna(0).astype(np.int64))
-    counted = members["spend"].to_numpy()
-    if truncate_at is not None:
-        counted = np.minimum(counted, truncate_at)
+    members = months[["member", "year", "member_months"]].reset_index(drop=True)
+    spend, provider_spend, detail = _in_scope_spend(ledger, terms, members)
+    members["spend"] = spend
+    members["provider_spend"] = provider_spend
+    counted = spend if truncate_at is None else np.minimum(spend, truncate_at)
     members["counted_spend"] = counted.astype(np.float64)
     scores = ledger.members["risk_score"] if "risk_score" in ledger.members else None
     members["risk_score"] = (members["member"].map(scores).astype(np.float64)
                              if scores is not None else np.nan)
     members = members.sort_values(["year", "member"], kind="stable").reset_index(drop=True)
-
-    in_population = lines.merge(members[["member", "year"]], on=["member", "year"])
-    spend = (in_population.groupby(["year", "domain", "provider"], observed=True, sort=True)
-             .agg(amount=("amount", "sum"), lines=("lines", "sum")).reset_index())
-    return Population(members, spend)
+    return Population(members, detail)
 
 
 def _in_segment(members: pd.DataFrame, segment: str | None, member: pd.Series) -> np.ndarray:
@@ -196,18 +200,65 @@ def _plurality(ledger: Ledger, terms) -> pd.DataFrame:
     return best[["member", "year", "provider"]]
 
 
-def _in_scope_spend(ledger: Ledger, terms) -> pd.DataFrame:
-    """Claims dated within enrollment, in scope, less carve-outs, per member x year x
-    domain x provider: ``amount`` (cents) and ``lines``."""
-    keys = ["member", "year", "domain", "provider"]
-    if terms.carve_out_codes:
-        claims = ledger.claims
-        kept = claims["enrolled"].to_numpy() & ~claims["care_code"].astype(object).isin(
-            terms.carve_out_codes).to_numpy()
-        spend = (claims[kept].groupby(keys, observed=True, sort=True)
-                 .agg(amount=("amount", "sum"), lines=("amount", "size")).reset_index())
-    else:
-        spend = ledger.spend[ledger.spend["enrolled"].to_numpy()].drop(columns="enrolled")
+def _in_scope_spend(ledger: Ledger, terms, members: pd.DataFrame
+                    ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """The in-scope spend of the population's member-years: per member-year (all of it,
+    and the part the contract's providers billed), and per year, domain and provider.
+
+    In-scope claims are dated within enrollment, in the scope's domains, less carve-out
+    codes. One pass over the claims with integer keys (member x year) and bincount.
+    """
+    claims = ledger.claims
+    first_year, years = ledger.years[0], len(ledger.years)
+    member_codes = claims["member"].cat.codes.to_numpy().astype(np.int64)
+    year_index = claims["year"].to_numpy() - first_year
+    key = member_codes * years + year_index
+    population_keys = (members["member"].cat.codes.to_numpy().astype(np.int64) * years
+                       + members["year"].to_numpy() - first_year)
+    size = len(claims["member"].cat.categories) * years
+    in_population = np.zeros(size, dtype=bool)
+    in_population[population_keys] = True
+
+    chosen = claims["enrolled"].to_numpy() & in_population[key]
     if terms.scope.domains != "all":
-        spend = spend[spend["domain"].astype(object).isin(terms.scope.domains).to_numpy()]
-    return spend
+        chosen &= _codes_in(claims["domain"], terms.scope.domains)[claims["domain"].cat.codes]
+    if terms.carve_out_codes:
+        carved = _codes_in(claims["care_code"], terms.carve_out_codes)
+        codes = claims["care_code"].cat.codes.to_numpy()
+        chosen &= ~np.where(codes >= 0, carved[codes], False)
+    amount = claims["amount"].to_numpy().astype(np.float64)
+    providers = claims["provider"].cat.codes.to_numpy()
+    by_contract = _codes_in(claims["provider"], terms.provider)[providers]
+    spend = np.bincount(key[chosen], weights=amount[chosen], minlength=size)
+    provider_spend = np.bincount(key[chosen & by_contract],
+                                 weights=amount[chosen & by_contract], minlength=size)
+    detail = _detail(claims, chosen, year_index, amount, first_year)
+    return (np.rint(spend[population_keys]).astype(np.int64),
+            np.rint(provider_spend[population_keys]).astype(np.int64), detail)
+
+
+def _codes_in(column: pd.Series, values) -> np.ndarray:
+    """Per category of ``column``, whether it is one of ``values``."""
+    return np.asarray(column.cat.categories.isin(list(values)), dtype=bool)
+
+
+def _detail(claims: pd.DataFrame, chosen: np.ndarray, year_index: np.ndarray,
+            amount: np.ndarray, first_year: int) -> pd.DataFrame:
+    """Amount (cents) and lines per year, domain and provider of the chosen claims."""
+    domain_type, provider_type = claims["domain"].dtype, claims["provider"].dtype
+    domains, providers = len(domain_type.categories), len(provider_type.categories)
+    group = ((year_index[chosen] * domains + claims["domain"].cat.codes.to_numpy()[chosen])
+             * providers + claims["provider"].cat.codes.to_numpy()[chosen])
+    size = (int(year_index.max()) + 1 if len(year_index) else 0) * domains * providers
+    totals = np.bincount(group, weights=amount[chosen], minlength=size)
+    lines = np.bincount(group, minlength=size)
+    present = np.flatnonzero(lines)
+    year, rest = np.divmod(present, domains * providers)
+    domain, provider = np.divmod(rest, providers)
+    return pd.DataFrame({
+        "year": year + first_year,
+        "domain": pd.Categorical.from_codes(domain, dtype=domain_type),
+        "provider": pd.Categorical.from_codes(provider, dtype=provider_type),
+        "amount": np.rint(totals[present]).astype(np.int64),
+        "lines": lines[present],
+    })
