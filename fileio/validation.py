@@ -222,9 +222,15 @@ def _key_text(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
 def reject_unknown_members(table: ParsedTable, known: pd.Series) -> None:
     """Reject rows whose member_id is not in the members table."""
     member = table.frame["member_id"]
-    unknown = ~member.isin(known).to_numpy() & ~pd.isna(member).to_numpy()
+    listed = pc.is_in(_arrow_text(member), value_set=_arrow_text(known))
+    unknown = ~pc.fill_null(listed, True).to_numpy(zero_copy_only=False)
     table.reject(unknown, "member_id", member.astype(object).to_numpy(),
                  "member not in the members table (or its members row was rejected)")
+
+
+def _arrow_text(values: pd.Series) -> pa.Array:
+    text = pa.array(values.astype("string[pyarrow]").array)
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
 def reject_reversed_spans(table: ParsedTable) -> None:

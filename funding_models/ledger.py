@@ -18,8 +18,27 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from funding_models.periods import contract_year, enrolled_on, member_months, year_bounds
+
+
+@dataclass(frozen=True)
+class ClaimCodes:
+    """The claims' keys as integer codes (-1: blank), line by line.
+
+    ``member_year`` is ``member x number of years + year_index``; ``amount`` is in cents
+    as float64, exact for sums below 2**53 cents.
+    """
+
+    member: np.ndarray
+    year_index: np.ndarray
+    member_year: np.ndarray
+    domain: np.ndarray
+    provider: np.ndarray
+    care_code: np.ndarray
+    amount: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -86,6 +105,21 @@ class Ledger:
                      lines=("amount", "size"))
                 .reset_index())
 
+    @cached_property
+    def codes(self) -> "ClaimCodes":
+        """The claims' keys as integer arrays, for grouping with ``numpy.bincount``."""
+        claims = self.claims
+        member = claims["member"].cat.codes.to_numpy().astype(np.int64)
+        year_index = claims["year"].to_numpy() - self.years[0]
+        return ClaimCodes(
+            member=member, year_index=year_index,
+            member_year=member * len(self.years) + year_index,
+            domain=claims["domain"].cat.codes.to_numpy(),
+            provider=claims["provider"].cat.codes.to_numpy(),
+            care_code=claims["care_code"].cat.codes.to_numpy(),
+            amount=claims["amount"].to_numpy().astype(np.float64),
+        )
+
     @property
     def domains(self) -> list[str]:
         """The care domains in the data, sorted."""
@@ -125,9 +159,12 @@ def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
     years_of_claims = contract_year(dates, year_start_month)
     years = tuple(range(int(years_of_claims.min()), int(years_of_claims.max()) + 1))
 
-    member_ids = pd.concat([claims["member_id"]] + ([members["member_id"]] if members is not None else []))
-    member_type = pd.CategoricalDtype(sorted(member_ids.dropna().astype(str).unique()))
-    member = claims["member_id"].astype(str).astype(member_type)
+    member = _category(claims["member_id"])
+    if members is not None:
+        member = _category(claims["member_id"], pd.Index(member.categories).union(
+            pd.Index(members["member_id"].astype(str).unique(), dtype=object)))
+    member = pd.Series(member, index=claims.index)
+    member_type = member.dtype
     ledger_claims = pd.DataFrame({
         "member": member,
         "provider": _category(claims["provider_id"]),
@@ -166,10 +203,22 @@ def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
                   members_frame, months, attributed, tariffs)
 
 
-def _category(values: pd.Series) -> pd.Categorical:
-    text = values.astype("string")
-    return pd.Categorical(text.to_numpy(dtype=object, na_value=None),
-                          categories=sorted(text.dropna().unique()))
+def _category(values: pd.Series, categories: pd.Index | None = None) -> pd.Categorical:
+    """Text ids as a categorical (default: sorted categories), encoded once by Arrow.
+
+    Blank ids get code -1. ``categories`` must hold every id in ``values``.
+    """
+    text = pa.array(values.astype("string[pyarrow]").array)
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    encoded = text.dictionary_encode()
+    found = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+    if categories is None:
+        categories = found.sort_values()
+    # Position len(found) stands for a blank id and maps to code -1.
+    to_code = np.append(categories.get_indexer(found), -1)
+    positions = pc.fill_null(encoded.indices, len(found)).to_numpy(zero_copy_only=False)
+    return pd.Categorical.from_codes(to_code[positions], categories=categories)
 
 
 def _enrollment_spans(members: pd.DataFrame, enrollment: pd.DataFrame | None,

@@ -162,23 +162,50 @@ def attributed_by_column(ledger: Ledger, member_years: pd.DataFrame) -> pd.DataF
     """
     if ledger.members is None:
         raise PopulationError("attribution needs a members table")
-    months = member_years
+    providers, grid = _attribution_grid(ledger)
+    keys = (member_years["member"].cat.codes.to_numpy().astype(np.int64) * len(ledger.years)
+            + member_years["year"].to_numpy() - ledger.years[0])
+    codes = grid[keys]
+    names = np.append(providers.to_numpy(dtype=object), None)  # code -1: no provider
+    return member_years[["member", "year"]].assign(provider=names[codes])
+
+
+def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
+    """Every provider attributed to, and per member x year of the run the position of the
+    member's provider among them (-1: none). The attribution table's rows override the
+    members' ``attributed_provider``. Built once per ledger."""
+    if "attribution_grid" in ledger.cache:
+        return ledger.cache["attribution_grid"]
     column = (ledger.members["attributed_provider"].astype("string").str.strip()
               if "attributed_provider" in ledger.members else None)
     if ledger.attribution is None and column is None:
         raise PopulationError(
             "attribution: column needs an attribution table or an attributed_provider "
             "column in the members table (or use attribution: plurality or none)")
-    attributed = months[["member", "year"]].assign(
-        provider=(months["member"].map(column).astype(object).to_numpy()
-                  if column is not None else None))
-    if ledger.attribution is not None:
-        yearly = ledger.attribution.set_index(["member", "year"])["provider"]
-        keys = pd.MultiIndex.from_frame(attributed[["member", "year"]])
-        from_table = yearly.reindex(keys).to_numpy()
-        attributed["provider"] = np.where(pd.isna(from_table), attributed["provider"],
-                                          from_table)
-    return attributed
+    table = ledger.attribution
+    names = set(column.dropna()) if column is not None else set()
+    if table is not None:
+        names |= set(table["provider"].dropna())
+    providers = pd.Index(sorted(names), dtype=object)
+    years, first = len(ledger.years), ledger.years[0]
+    members = len(ledger.members.index.categories)
+    grid = np.full(members * years, -1, dtype=np.int64)
+    if column is not None:
+        member_codes = ledger.members.index.codes.astype(np.int64)
+        provider_codes = providers.get_indexer(column.astype(object).to_numpy())
+        each_year = np.repeat(provider_codes, years)
+        slots = np.repeat(member_codes * years, years) + np.tile(np.arange(years),
+                                                                 len(member_codes))
+        grid[slots] = each_year
+    if table is not None:
+        in_run = (table["year"].to_numpy() >= first) & (table["year"].to_numpy() < first + years)
+        rows = table[in_run]
+        slots = (rows["member"].cat.codes.to_numpy().astype(np.int64) * years
+                 + rows["year"].to_numpy() - first)
+        listed = providers.get_indexer(rows["provider"].astype(object).to_numpy())
+        grid[slots] = np.where(listed >= 0, listed, grid[slots])
+    ledger.cache["attribution_grid"] = (providers, grid)
+    return providers, grid
 
 
 def _plurality(ledger: Ledger, terms) -> pd.DataFrame:
@@ -208,11 +235,9 @@ def _in_scope_spend(ledger: Ledger, terms, members: pd.DataFrame
     In-scope claims are dated within enrollment, in the scope's domains, less carve-out
     codes. One pass over the claims with integer keys (member x year) and bincount.
     """
-    claims = ledger.claims
+    claims, codes = ledger.claims, ledger.codes
     first_year, years = ledger.years[0], len(ledger.years)
-    member_codes = claims["member"].cat.codes.to_numpy().astype(np.int64)
-    year_index = claims["year"].to_numpy() - first_year
-    key = member_codes * years + year_index
+    key = codes.member_year
     population_keys = (members["member"].cat.codes.to_numpy().astype(np.int64) * years
                        + members["year"].to_numpy() - first_year)
     size = len(claims["member"].cat.categories) * years
@@ -221,18 +246,15 @@ def _in_scope_spend(ledger: Ledger, terms, members: pd.DataFrame
 
     chosen = claims["enrolled"].to_numpy() & in_population[key]
     if terms.scope.domains != "all":
-        chosen &= _codes_in(claims["domain"], terms.scope.domains)[claims["domain"].cat.codes]
+        chosen &= _codes_in(claims["domain"], terms.scope.domains)[codes.domain]
     if terms.carve_out_codes:
-        carved = _codes_in(claims["care_code"], terms.carve_out_codes)
-        codes = claims["care_code"].cat.codes.to_numpy()
-        chosen &= ~np.where(codes >= 0, carved[codes], False)
-    amount = claims["amount"].to_numpy().astype(np.float64)
-    providers = claims["provider"].cat.codes.to_numpy()
-    by_contract = _codes_in(claims["provider"], terms.provider)[providers]
-    spend = np.bincount(key[chosen], weights=amount[chosen], minlength=size)
-    provider_spend = np.bincount(key[chosen & by_contract],
-                                 weights=amount[chosen & by_contract], minlength=size)
-    detail = _detail(claims, chosen, year_index, amount, first_year)
+        carved = np.append(_codes_in(claims["care_code"], terms.carve_out_codes), False)
+        chosen &= ~carved[codes.care_code]  # code -1 (no care code) reads the False
+    by_contract = chosen & _codes_in(claims["provider"], terms.provider)[codes.provider]
+    spend = np.bincount(key[chosen], weights=codes.amount[chosen], minlength=size)
+    provider_spend = np.bincount(key[by_contract], weights=codes.amount[by_contract],
+                                 minlength=size)
+    detail = _detail(claims, codes, chosen, first_year)
     return (np.rint(spend[population_keys]).astype(np.int64),
             np.rint(provider_spend[population_keys]).astype(np.int64), detail)
 
@@ -242,15 +264,14 @@ def _codes_in(column: pd.Series, values) -> np.ndarray:
     return np.asarray(column.cat.categories.isin(list(values)), dtype=bool)
 
 
-def _detail(claims: pd.DataFrame, chosen: np.ndarray, year_index: np.ndarray,
-            amount: np.ndarray, first_year: int) -> pd.DataFrame:
+def _detail(claims: pd.DataFrame, codes, chosen: np.ndarray, first_year: int) -> pd.DataFrame:
     """Amount (cents) and lines per year, domain and provider of the chosen claims."""
     domain_type, provider_type = claims["domain"].dtype, claims["provider"].dtype
     domains, providers = len(domain_type.categories), len(provider_type.categories)
-    group = ((year_index[chosen] * domains + claims["domain"].cat.codes.to_numpy()[chosen])
-             * providers + claims["provider"].cat.codes.to_numpy()[chosen])
-    size = (int(year_index.max()) + 1 if len(year_index) else 0) * domains * providers
-    totals = np.bincount(group, weights=amount[chosen], minlength=size)
+    group = ((codes.year_index[chosen] * domains + codes.domain[chosen]) * providers
+             + codes.provider[chosen])
+    size = (int(codes.year_index.max()) + 1) * domains * providers
+    totals = np.bincount(group, weights=codes.amount[chosen], minlength=size)
     lines = np.bincount(group, minlength=size)
     present = np.flatnonzero(lines)
     year, rest = np.divmod(present, domains * providers)
