@@ -213,7 +213,11 @@ def _drop_blank_rows(columns: dict[str, pa.Array], rows: np.ndarray,
     if not columns or len(rows) == 0:
         return columns, rows, 0, as_given
     judged = [array for _, array in as_given] or list(columns.values())
-    blank = np.logical_and.reduce([is_blank(array) for array in judged])
+    blank = is_blank(judged[0])
+    for array in judged[1:]:
+        if not blank.any():  # a column without blanks: no row is blank
+            break
+        blank &= is_blank(array)
     if not blank.any():
         return columns, rows, 0, as_given
     keep = pa.array(~blank)

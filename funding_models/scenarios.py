@@ -67,37 +67,31 @@ def _shifted(ledger: Ledger, claims: pd.DataFrame, shift, in_years: np.ndarray
     chosen = in_years & _matching(claims, shift.from_.domain, shift.from_.care_codes,
                                   shift.from_.provider)
     amount = claims["amount"].to_numpy()
+    quantity = claims["quantity"].to_numpy()
     moved = np.rint(amount[chosen] * shift.fraction).astype(np.int64)
-    kept = claims.copy()
-    kept.loc[chosen, "amount"] = amount[chosen] - moved
-    kept.loc[chosen, "quantity"] = claims["quantity"].to_numpy()[chosen] * (1 - shift.fraction)
     new = claims[chosen].copy()
     new["amount"] = np.rint(moved * shift.cost_ratio).astype(np.int64)
-    new["quantity"] = new["quantity"].to_numpy() * shift.fraction
-    new_domain = np.full(len(new), shift.to_domain, dtype=object)
-    new_provider = new["provider"].astype(object).to_numpy()
+    new["quantity"] = quantity[chosen] * shift.fraction
+    kept_amount, kept_quantity = amount.copy(), quantity.copy()
+    kept_amount[chosen] -= moved
+    kept_quantity[chosen] *= 1 - shift.fraction
+    kept = claims.assign(amount=kept_amount, quantity=kept_quantity)
+    new_values = {"domain": np.full(len(new), shift.to_domain, dtype=object)}
     if shift.to_provider == ATTRIBUTED:
         attributed = attributed_by_column(ledger, new[["member", "year"]])["provider"]
-        found = attributed.notna().to_numpy()
-        new_provider = np.where(found, attributed.to_numpy(dtype=object), new_provider)
+        new_values["provider"] = np.where(attributed.notna().to_numpy(),
+                                          attributed.to_numpy(dtype=object),
+                                          new["provider"].astype(object).to_numpy())
     elif shift.to_provider is not None:
-        new_provider = np.full(len(new), shift.to_provider, dtype=object)
-    new_code = (np.full(len(new), shift.to_care_code, dtype=object)
-                if shift.to_care_code is not None
-                else new["care_code"].astype(object).to_numpy())
-    combined = pd.concat([kept.astype({c: object for c in _IDS}),
-                          new.assign(domain=new_domain, provider=new_provider,
-                                     care_code=new_code).astype({c: object for c in _IDS})],
-                         ignore_index=True)
-    for column in _IDS:
-        values = combined[column]
-        combined[column] = pd.Categorical(values, categories=sorted(values.dropna().unique()))
-    combined["member"] = combined["member"].astype(claims["member"].dtype)
-    return combined
-
-
-#: Id columns that a shift may give new values.
-_IDS = ("provider", "domain", "care_code")
+        new_values["provider"] = np.full(len(new), shift.to_provider, dtype=object)
+    if shift.to_care_code is not None:
+        new_values["care_code"] = np.full(len(new), shift.to_care_code, dtype=object)
+    for column, values in new_values.items():
+        # Both parts get the same sorted categories, so that they stack cheaply.
+        categories = kept[column].cat.categories.union(pd.Index(pd.unique(values)))
+        kept[column] = kept[column].cat.set_categories(categories)
+        new[column] = pd.Categorical(values, categories=categories)
+    return pd.concat([kept, new], ignore_index=True)
 
 
 def _grown(claims: pd.DataFrame, growth, in_years: np.ndarray) -> pd.DataFrame:
