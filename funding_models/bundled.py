@@ -176,22 +176,22 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     usable = claims["enrolled"].to_numpy().copy()
     if terms.scope.segment is not None:
         usable &= _in_segment(ledger, terms.scope.segment, claims["member"])
-    codes = claims["care_code"].astype(object)
-    trigger = (usable & codes.isin(terms.bundle.trigger_codes).to_numpy()
-               & claims["provider"].astype(object).isin(terms.provider).to_numpy()
+    codes = ledger.codes
+    trigger = (usable & _among(claims["care_code"], codes.care_code, terms.bundle.trigger_codes)
+               & _among(claims["provider"], codes.provider, terms.provider)
                & (claims["amount"].to_numpy() > 0))
-    in_scope = usable & ~codes.isin(terms.carve_out_codes).to_numpy()
+    in_scope = usable & ~_among(claims["care_code"], codes.care_code, terms.carve_out_codes)
     if terms.scope.domains != "all":
-        in_scope &= claims["domain"].astype(object).isin(terms.scope.domains).to_numpy()
+        in_scope &= _among(claims["domain"], codes.domain, terms.scope.domains)
 
-    member = claims["member"].cat.codes.to_numpy()
+    member = codes.member
     day = claims["service_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     window = terms.bundle.window_days
     found, of_trigger = build_episodes(member[trigger], day[trigger], window)
     of_claim = episode_of_claims(found, window, member[in_scope], day[in_scope])
     placed = of_claim >= 0
     count = len(found)
-    cost = np.bincount(of_claim[placed], weights=claims["amount"].to_numpy()[in_scope][placed],
+    cost = np.bincount(of_claim[placed], weights=codes.amount[in_scope][placed],
                        minlength=count)
     lines = np.bincount(of_claim[placed], minlength=count)
     first = found["first_trigger"].to_numpy()
@@ -201,10 +201,17 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
                                             dtype=claims["member"].dtype).astype(str),
         "year": contract_year(start, ledger.year_start_month).astype(np.int64),
         "trigger_date": start,
-        "trigger_code": codes.to_numpy()[trigger][first],
+        "trigger_code": claims["care_code"].cat.categories.to_numpy(dtype=object)[
+            codes.care_code[trigger][first]],
         "triggers": np.bincount(of_trigger, minlength=count),
         "claims": lines, "cost": np.rint(cost).astype(np.int64),
     })
+
+
+def _among(column: pd.Series, codes: np.ndarray, values) -> np.ndarray:
+    """Whether each line's category (by code; -1 for blank: no) is one of ``values``."""
+    listed = np.append(np.asarray(column.cat.categories.isin(list(values)), dtype=bool), False)
+    return listed[codes]
 
 
 def _in_segment(ledger: Ledger, segment: str, member: pd.Series) -> np.ndarray:

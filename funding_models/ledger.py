@@ -120,6 +120,22 @@ class Ledger:
             amount=claims["amount"].to_numpy().astype(np.float64),
         )
 
+    def member_column(self, column: str) -> np.ndarray:
+        """A column of the members table as an array indexed by member code (missing for
+        members the table does not list: NaN, NaT or None)."""
+        key = ("member_column", column)
+        if key not in self.cache:
+            values = self.members[column]
+            kind = values.to_numpy().dtype
+            blank = (np.nan if kind.kind == "f" else np.datetime64("NaT") if kind.kind == "M"
+                     else None)
+            array = np.full(len(self.members.index.categories), blank,
+                            dtype=kind if kind.kind in "fM" else object)
+            array[self.members.index.codes] = (values.to_numpy() if kind.kind in "fM"
+                                               else values.astype(object).to_numpy())
+            self.cache[key] = array
+        return self.cache[key]
+
     @property
     def domains(self) -> list[str]:
         """The care domains in the data, sorted."""

@@ -49,11 +49,10 @@ def book_factors(ledger: Ledger, terms, year: int) -> BookFactors:
     book = months[(months["year"].to_numpy() == year) & (months["member_months"].to_numpy() > 0)]
     member = book["member"]
     if terms.risk_adjustment == "risk_score":
-        raw = (member.map(ledger.members["risk_score"]).astype(np.float64).to_numpy()
+        raw = (ledger.member_column("risk_score")[member.cat.codes.to_numpy()]
                if "risk_score" in ledger.members else np.full(len(book), np.nan))
     elif terms.risk_adjustment == "age_sex":
-        raw = _age_sex(ledger.members, member, year, ledger.year_start_month,
-                       terms.age_sex_factors)
+        raw = _age_sex(ledger, member, year, terms.age_sex_factors)
     else:
         raw = np.ones(len(book))
     missing = np.isnan(raw)
@@ -81,14 +80,14 @@ def ages_on(birth_dates: np.ndarray, day: np.datetime64) -> np.ndarray:
     return np.where(births.isna(), np.nan, ages.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
-def _age_sex(members: pd.DataFrame, member: pd.Series, year: int, year_start_month: int,
-             table) -> np.ndarray:
+def _age_sex(ledger: Ledger, member: pd.Series, year: int, table) -> np.ndarray:
     """The table's factor of each member, NaN without a birth date, sex or band."""
-    if "birth_date" not in members or "sex" not in members:
+    if "birth_date" not in ledger.members or "sex" not in ledger.members:
         return np.full(len(member), np.nan)
-    first_day = year_bounds(np.array([year]), year_start_month)[0][0]
-    births = member.map(members["birth_date"]).to_numpy().astype("datetime64[D]")
-    sexes = member.map(members["sex"]).astype(object).to_numpy()
+    first_day = year_bounds(np.array([year]), ledger.year_start_month)[0][0]
+    codes = member.cat.codes.to_numpy()
+    births = ledger.member_column("birth_date")[codes].astype("datetime64[D]")
+    sexes = ledger.member_column("sex")[codes]
     ages = ages_on(births, first_day)
     factor = np.full(len(member), np.nan)
     for band in table:

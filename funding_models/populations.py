@@ -99,9 +99,9 @@ def _population_of(ledger: Ledger, terms, truncate_at: float | None,
     members["provider_spend"] = provider_spend
     counted = spend if truncate_at is None else np.minimum(spend, truncate_at)
     members["counted_spend"] = counted.astype(np.float64)
-    scores = ledger.members["risk_score"] if "risk_score" in ledger.members else None
-    members["risk_score"] = (members["member"].map(scores).astype(np.float64)
-                             if scores is not None else np.nan)
+    members["risk_score"] = (
+        ledger.member_column("risk_score")[members["member"].cat.codes.to_numpy()]
+        if "risk_score" in ledger.members else np.nan)
     members = members.sort_values(["year", "member"], kind="stable").reset_index(drop=True)
     return Population(members, detail)
 
@@ -183,10 +183,11 @@ def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
             "attribution: column needs an attribution table or an attributed_provider "
             "column in the members table (or use attribution: plurality or none)")
     table = ledger.attribution
-    names = set(column.dropna()) if column is not None else set()
+    names = [column.dropna().unique()] if column is not None else []
     if table is not None:
-        names |= set(table["provider"].dropna())
-    providers = pd.Index(sorted(names), dtype=object)
+        names.append(table["provider"].dropna().unique())
+    providers = pd.Index(np.unique(np.concatenate([np.asarray(n, dtype=object)
+                                                   for n in names])), dtype=object)
     years, first = len(ledger.years), ledger.years[0]
     members = len(ledger.members.index.categories)
     grid = np.full(members * years, -1, dtype=np.int64)
