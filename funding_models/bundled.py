@@ -177,12 +177,12 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     if terms.scope.segment is not None:
         usable &= _in_segment(ledger, terms.scope.segment, claims["member"])
     codes = ledger.codes
-    trigger = (usable & _among(claims["care_code"], codes.care_code, terms.bundle.trigger_codes)
-               & _among(claims["provider"], codes.provider, terms.provider)
+    trigger = (usable & ledger.among("care_code", terms.bundle.trigger_codes)
+               & ledger.among("provider", terms.provider)
                & (claims["amount"].to_numpy() > 0))
-    in_scope = usable & ~_among(claims["care_code"], codes.care_code, terms.carve_out_codes)
+    in_scope = usable & ~ledger.among("care_code", terms.carve_out_codes)
     if terms.scope.domains != "all":
-        in_scope &= _among(claims["domain"], codes.domain, terms.scope.domains)
+        in_scope &= ledger.among("domain", terms.scope.domains)
 
     member = codes.member
     day = claims["service_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
@@ -206,12 +206,6 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
         "triggers": np.bincount(of_trigger, minlength=count),
         "claims": lines, "cost": np.rint(cost).astype(np.int64),
     })
-
-
-def _among(column: pd.Series, codes: np.ndarray, values) -> np.ndarray:
-    """Whether each line's category (by code; -1 for blank: no) is one of ``values``."""
-    listed = np.append(np.asarray(column.cat.categories.isin(list(values)), dtype=bool), False)
-    return listed[codes]
 
 
 def _in_segment(ledger: Ledger, segment: str, member: pd.Series) -> np.ndarray:

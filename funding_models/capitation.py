@@ -29,7 +29,12 @@ from funding_models.population_years import (
     settle_years,
     year_figures,
 )
-from funding_models.populations import Population, PopulationError, population_of
+from funding_models.populations import (
+    Population,
+    PopulationError,
+    in_member_years,
+    population_of,
+)
 from funding_models.results import ContractResult, SummaryRow, Table, cents_to_units
 
 
@@ -174,15 +179,15 @@ def _carved_out(ledger: Ledger, terms, population: Population) -> dict[int, int]
     """Per year, the amount of the population's in-scope claims with carve-out codes."""
     if not terms.carve_out_codes:
         return {}
-    claims = ledger.claims
-    chosen = (claims["enrolled"].to_numpy()
-              & claims["care_code"].astype(object).isin(terms.carve_out_codes).to_numpy())
+    codes, years = ledger.codes, len(ledger.years)
+    chosen = ledger.claims["enrolled"].to_numpy() & ledger.among("care_code",
+                                                                 terms.carve_out_codes)
     if terms.scope.domains != "all":
-        chosen &= claims["domain"].astype(object).isin(terms.scope.domains).to_numpy()
-    lines = claims.loc[chosen, ["member", "year", "amount"]].merge(
-        population.members[["member", "year"]], on=["member", "year"])
-    return {int(year): int(amount)
-            for year, amount in lines.groupby("year")["amount"].sum().items()}
+        chosen &= ledger.among("domain", terms.scope.domains)
+    chosen &= in_member_years(ledger, population.members)
+    totals = np.bincount(codes.year_index[chosen], weights=codes.amount[chosen],
+                         minlength=years)
+    return {year: int(np.rint(total)) for year, total in zip(ledger.years, totals) if total}
 
 
 def _factor_name(terms) -> str:

@@ -120,6 +120,13 @@ class Ledger:
             amount=claims["amount"].to_numpy().astype(np.float64),
         )
 
+    def among(self, column: str, values) -> np.ndarray:
+        """Per claim line, whether its ``column`` (``domain``, ``provider`` or
+        ``care_code``) is one of ``values``; a blank never is."""
+        categories = self.claims[column].cat.categories
+        listed = np.append(np.asarray(categories.isin(list(values)), dtype=bool), False)
+        return listed[getattr(self.codes, column)]  # code -1 reads the appended False
+
     def member_column(self, column: str) -> np.ndarray:
         """A column of the members table as an array indexed by member code (missing for
         members the table does not list: NaN, NaT or None)."""

@@ -239,19 +239,14 @@ def _in_scope_spend(ledger: Ledger, terms, members: pd.DataFrame
     claims, codes = ledger.claims, ledger.codes
     first_year, years = ledger.years[0], len(ledger.years)
     key = codes.member_year
-    population_keys = (members["member"].cat.codes.to_numpy().astype(np.int64) * years
-                       + members["year"].to_numpy() - first_year)
+    population_keys = member_year_keys(ledger, members)
     size = len(claims["member"].cat.categories) * years
-    in_population = np.zeros(size, dtype=bool)
-    in_population[population_keys] = True
-
-    chosen = claims["enrolled"].to_numpy() & in_population[key]
+    chosen = claims["enrolled"].to_numpy() & in_member_years(ledger, members)
     if terms.scope.domains != "all":
-        chosen &= _codes_in(claims["domain"], terms.scope.domains)[codes.domain]
+        chosen &= ledger.among("domain", terms.scope.domains)
     if terms.carve_out_codes:
-        carved = np.append(_codes_in(claims["care_code"], terms.carve_out_codes), False)
-        chosen &= ~carved[codes.care_code]  # code -1 (no care code) reads the False
-    by_contract = chosen & _codes_in(claims["provider"], terms.provider)[codes.provider]
+        chosen &= ~ledger.among("care_code", terms.carve_out_codes)
+    by_contract = chosen & ledger.among("provider", terms.provider)
     spend = np.bincount(key[chosen], weights=codes.amount[chosen], minlength=size)
     provider_spend = np.bincount(key[by_contract], weights=codes.amount[by_contract],
                                  minlength=size)
@@ -260,9 +255,19 @@ def _in_scope_spend(ledger: Ledger, terms, members: pd.DataFrame
             np.rint(provider_spend[population_keys]).astype(np.int64), detail)
 
 
-def _codes_in(column: pd.Series, values) -> np.ndarray:
-    """Per category of ``column``, whether it is one of ``values``."""
-    return np.asarray(column.cat.categories.isin(list(values)), dtype=bool)
+def member_year_keys(ledger: Ledger, member_years: pd.DataFrame) -> np.ndarray:
+    """``member code x number of years + year index`` of each row (as
+    :attr:`ClaimCodes.member_year <funding_models.ledger.ClaimCodes>`)."""
+    return (member_years["member"].cat.codes.to_numpy().astype(np.int64) * len(ledger.years)
+            + member_years["year"].to_numpy() - ledger.years[0])
+
+
+def in_member_years(ledger: Ledger, member_years: pd.DataFrame) -> np.ndarray:
+    """Per claim line, whether its member and year are among ``member_years``."""
+    chosen = np.zeros(len(ledger.claims["member"].cat.categories) * len(ledger.years),
+                      dtype=bool)
+    chosen[member_year_keys(ledger, member_years)] = True
+    return chosen[ledger.codes.member_year]
 
 
 def _detail(claims: pd.DataFrame, codes, chosen: np.ndarray, first_year: int) -> pd.DataFrame:
