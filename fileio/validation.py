@@ -72,10 +72,11 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
         if spec_column.name == spec.amount_column:
             amount = values
         failures.append((spec_column.name, problem, array))
+    # Where each row came from: one file and sheet per table read, so categoricals.
+    columns["_file"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [raw.file])
+    columns["_sheet"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [raw.sheet])
+    columns["_row"] = raw.rows
     frame = pd.DataFrame(columns)
-    frame["_file"] = raw.file
-    frame["_sheet"] = raw.sheet
-    frame["_row"] = raw.rows
     problem_column = np.full(n, None, dtype=object)
     problem_value = np.full(n, None, dtype=object)
     problem_reason = np.full(n, None, dtype=object)
