@@ -123,8 +123,7 @@ def _settle_episodes(terms, ledger: Ledger) -> ContractResult:
     except PopulationError as exc:
         return not_settled_at_all(terms, str(exc))
     episodes = _winsorised(episodes, terms.winsorize)
-    by_year = episodes.groupby("year")
-    counts = by_year.size().to_dict()
+    counts = episodes.groupby("year").size().to_dict()
 
     def settle_year(year: int) -> tuple[SummaryRow, dict]:
         in_year = episodes[episodes["year"].to_numpy() == year]
@@ -138,7 +137,8 @@ def _settle_episodes(terms, ledger: Ledger) -> ContractResult:
         line["members"] = members
         return _summary_row(terms, line, members, None), line
 
-    rows, lines = settle_years(terms, ledger, _always(terms, ledger), settle_year)
+    # Episodes need no population: every year of the data can be settled.
+    rows, lines = settle_years(terms, ledger, dict.fromkeys(ledger.years), settle_year)
     targets = {line["year"]: line["price"] for line in lines}
     listed = episodes[episodes["year"].isin(list(targets)).to_numpy()].copy()
     listed["target"] = listed["year"].map(targets)
@@ -242,11 +242,6 @@ def _historical_episode_target(terms, episodes: pd.DataFrame, counts: dict[int, 
     baseline = (weights * means.loc[terms.baseline_years].to_numpy()
                 * trend_factors(terms.baseline_years, year, terms.trend)).sum()
     return float(baseline * (1 - terms.discount))
-
-
-def _always(terms, ledger: Ledger) -> dict:
-    """Episode bundles need no population: every year of the data may be settled."""
-    return {year: None for year in ledger.years}
 
 
 # -- both kinds ----------------------------------------------------------------------

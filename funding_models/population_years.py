@@ -70,11 +70,14 @@ def year_figures(population: Population, years) -> dict[int, YearFigures]:
     return {year: figures[year] for year in years if year in figures}
 
 
-def settle_years(terms, ledger: Ledger, figures: dict[int, YearFigures],
+def settle_years(terms, ledger: Ledger, figures: dict[int, YearFigures | None],
                  settle_year: Callable[[int], tuple[SummaryRow, dict]]
                  ) -> tuple[list[SummaryRow], list[dict]]:
     """Settle each performance year with ``settle_year``; a year it cannot settle (it
     raises :class:`NotSettled`) gets a blank Summary row with the reason.
+
+    ``figures`` holds the years with a population (a year not in it is not settled);
+    its values may be None where a model needs no population figures.
 
     Returns
     -------
@@ -109,7 +112,7 @@ def not_settled_at_all(terms, reason: str) -> ContractResult:
     return ContractResult(terms.name, terms.model, rows, [], [f"not settled: {reason}"])
 
 
-def check_year(ledger: Ledger, figures: dict[int, YearFigures], year: int) -> None:
+def check_year(ledger: Ledger, figures: dict[int, YearFigures | None], year: int) -> None:
     """Raise :class:`NotSettled` for a year outside the data or without members."""
     if year not in ledger.years:
         raise NotSettled(f"{year} is outside the claims data "
