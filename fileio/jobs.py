@@ -90,6 +90,9 @@ def compare_files(paths: InputPaths, contracts_path: Path,
     inputs = read_run_inputs(paths, contracts)
     report("building the ledger")
     ledger = ledger_of(inputs, contracts)
+    # The accepted rows live on in the ledger; let the parsed tables go.
+    reports, rejected = inputs.reports, inputs.rejected
+    del inputs
     runs = compare(contracts.contracts, ledger, scenarios, progress)
     rows = [row for run in runs for row in run.rows]
     spillover, spillover_years = spillover_frames(runs)
@@ -107,7 +110,7 @@ def compare_files(paths: InputPaths, contracts_path: Path,
         "scenarios": ", ".join(s.name for s in scenarios) or "none",
     }
     return Comparison(summary=summary_frame(rows), contracts=contract_details(runs),
-                      input_files=inputs.reports, rejected=inputs.rejected,
+                      input_files=reports, rejected=rejected,
                       terms_text=terms_text, settings=settings, currency=contracts.currency,
                       spillover=spillover, spillover_years=spillover_years)
 
