@@ -389,7 +389,7 @@ def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str], all_colum
                               else [schema.names[found[n]] for n in found])
     except (pa.ArrowInvalid, OSError) as error:
         raise InputError(f"{path}: cannot read the Parquet file ({_first_line(error)}).") from None
-    columns = {n: table.column(schema.names[found[n]]).combine_chunks() for n in found}
+    columns = {n: table.column(schema.names[found[n]]) for n in found}
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
     as_given = (list(zip(_headers_as_given(schema.names),
                          (c.combine_chunks() for c in table.columns)))

@@ -763,3 +763,26 @@ def test_random_claims_reconcile_and_do_not_depend_on_order_or_files(
         for field in ("rows_read", "rows_accepted", "amount_read", "amount_accepted"):
             assert sum(getattr(r, field) for r in variant.reports if r.table == "claims") \
                 == getattr(counts, field)
+
+
+def test_parquet_in_many_row_groups_reads_as_in_one(tmp_path):
+    """Parquet columns arrive in chunks (one per row group); they are parsed as they come."""
+    import pyarrow.parquet as pq
+
+    from fileio.inputs import read_inputs
+    from fileio.sample_data import write_sample
+
+    write_sample(tmp_path, members=60, formats=("parquet",))
+    table = pq.read_table(tmp_path / "claims.parquet")
+    pq.write_table(table, tmp_path / "chunked.parquet", row_group_size=97)
+    assert pq.ParquetFile(tmp_path / "chunked.parquet").num_row_groups > 5
+    whole, chunked = (read_inputs([tmp_path / name], members=tmp_path / "members.parquet")
+                      for name in ("claims.parquet", "chunked.parquet"))
+    columns = [c for c in whole.claims.columns if c != "_file"]
+    pd.testing.assert_frame_equal(whole.claims[columns], chunked.claims[columns])
+    def rejections(inputs, name):  # the file's name appears in "exact copy of FILE row N"
+        frame = inputs.rejected.drop(columns="file")
+        return frame.assign(reason=frame["reason"].str.replace(str(tmp_path / name), "FILE"))
+
+    pd.testing.assert_frame_equal(rejections(whole, "claims.parquet"),
+                                  rejections(chunked, "chunked.parquet"))
