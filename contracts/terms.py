@@ -72,12 +72,14 @@ YearAmounts = Annotated[Union[float, dict[int, float]], BeforeValidator(amount_o
 
 
 def amount_in(amounts: float | dict[int, float] | None, year: int) -> float | None:
+    """The amount of ``year`` from an amount, a map year -> amount, or None."""
     if isinstance(amounts, dict):
         return amounts[year]
     return amounts
 
 
 def years_text(years) -> str:
+    """Years as text for a message: ``2023, 2024``."""
     return ", ".join(map(str, years))
 
 
