@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from contracts.terms import PopulationTerms, Rate, Terms, Text
+from contracts.terms import PopulationTerms, Rate, Terms, Text, check_historical
 
 
 class ConditionBundle(Terms):
@@ -76,10 +76,7 @@ class BundledTerms(PopulationTerms):
 
     @model_validator(mode="after")
     def _terms_agree(self) -> BundledTerms:
-        if self.price == "historical" and self.baseline_years is None:
-            raise ValueError("price: historical needs baseline_years")
-        if self.price != "historical" and "discount" in self.model_fields_set:
-            raise ValueError("discount: only used with price: historical")
+        check_historical(self, "price")
         if self.winsorize is not None:
             if self.bundle.kind != "episode":
                 raise ValueError("winsorize: only used with episode bundles")

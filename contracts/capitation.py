@@ -7,6 +7,7 @@ from pydantic import Field, field_validator, model_validator
 
 from contracts.terms import (
     PopulationTerms,
+    check_historical,
     Rate,
     Terms,
     amount_in,
@@ -111,10 +112,7 @@ class CapitationTerms(PopulationTerms):
 
     @model_validator(mode="after")
     def _terms_agree(self) -> CapitationTerms:
-        if self.rate_pmpm == "historical" and self.baseline_years is None:
-            raise ValueError("rate_pmpm: historical needs baseline_years")
-        if self.rate_pmpm != "historical" and "discount" in self.model_fields_set:
-            raise ValueError("discount: only used with rate_pmpm: historical")
+        check_historical(self, "rate_pmpm")
         if isinstance(self.rate_pmpm, dict):
             missing = [y for y in self.performance_years if y not in self.rate_pmpm]
             if missing:

@@ -65,25 +65,10 @@ class Shift(Terms):
         return value.lower()
 
 
-class Growth(Terms):
+class Growth(ClaimSelection):
     """Scale the amounts (and quantities) of matching claims."""
 
-    domain: Text = Field(description="The care domain that grows.")
-    care_codes: Annotated[list[Text], Field(min_length=1)] | None = Field(
-        None, description="Only claims with these care codes (default: all).")
-    provider: Annotated[list[Text], Field(min_length=1)] | None = Field(
-        None, description="Only claims of these providers (default: all).")
     rate: float = Field(gt=-1, le=10, description="The growth, e.g. 0.05 for +5%.")
-
-    @field_validator("domain")
-    @classmethod
-    def _lower(cls, value: str) -> str:
-        return value.lower()
-
-    @field_validator("provider", "care_codes", mode="before")
-    @classmethod
-    def _as_list(cls, value: Any) -> Any:
-        return _ids(value)
 
 
 class Scenario(Terms):

@@ -78,6 +78,16 @@ def amount_in(amounts: float | dict[int, float] | None, year: int) -> float | No
     return amounts
 
 
+def check_historical(terms: BaseModel, key: str) -> None:
+    """Raise the problem with ``key: historical`` (a figure from the baseline years, less
+    ``discount``) in ``terms``, if there is one."""
+    historical = getattr(terms, key) == "historical"
+    if historical and terms.baseline_years is None:
+        raise ValueError(f"{key}: historical needs baseline_years")
+    if not historical and "discount" in terms.model_fields_set:
+        raise ValueError(f"discount: only used with {key}: historical")
+
+
 def years_text(years) -> str:
     """Years as text for a message: ``2023, 2024``."""
     return ", ".join(map(str, years))

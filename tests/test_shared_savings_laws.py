@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from funding_models.cases import settle_cases
@@ -36,11 +36,10 @@ terms = st.fixed_dictionaries({
 @given(benchmarks, st.floats(-0.999, 0.999), terms)
 def test_nothing_is_shared_inside_the_corridor(benchmark, position, terms):
     msr, mlr = terms["minimum_savings_rate"], terms["minimum_loss_rate"]
-    # A savings rate strictly between −MLR and MSR.
-    rate = position * (msr if position > 0 else mlr)
-    if not -mlr < rate < msr:
-        return
-    result = share(benchmark, benchmark * (1 - rate), **terms)
+    # A savings rate strictly between −MLR and MSR, as the figures give it.
+    expenditure = benchmark * (1 - position * (msr if position > 0 else mlr))
+    assume(-mlr < (benchmark - expenditure) / benchmark < msr)
+    result = share(benchmark, expenditure, **terms)
     assert result.shared_savings[0] == 0 and result.shared_losses[0] == 0
 
 
