@@ -82,18 +82,7 @@ def _domains_key(domains) -> object:
 
 def _population_of(ledger: Ledger, terms, truncate_at: float | None,
                    condition: str | None) -> Population:
-    if ledger.members is None or ledger.member_months is None:
-        raise PopulationError(
-            "needs a members table to form the population (a 'members' sheet in the claims "
-            "workbook, or --members)")
-    months = ledger.member_months
-    months = months[months["member_months"].to_numpy() > 0]
-    months = months[_in_segment(ledger.members, terms.scope.segment, months["member"])]
-    if condition is not None:
-        months = months[_with_condition(ledger.members, condition, months["member"])]
-    months = _attributed(ledger, terms, months)
-
-    members = months[["member", "year", "member_months"]].reset_index(drop=True)
+    members = _member_years(ledger, terms, condition).copy()
     spend, provider_spend, detail = _in_scope_spend(ledger, terms, members)
     members["spend"] = spend
     members["provider_spend"] = provider_spend
@@ -104,6 +93,32 @@ def _population_of(ledger: Ledger, terms, truncate_at: float | None,
         if "risk_score" in ledger.members else np.nan)
     members = members.sort_values(["year", "member"], kind="stable").reset_index(drop=True)
     return Population(members, detail)
+
+
+def _member_years(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
+    """The population's members per year with their member months, before any spend.
+
+    Shared (through the ledger's cache) by populations that differ only in the care they
+    count, such as a contract's and its spillover's.
+    """
+    plurality_domains = (_domains_key(terms.attribution_domains or terms.scope.domains)
+                         if terms.attribution == "plurality" else None)
+    key = ("member_years", tuple(terms.provider), terms.scope.segment, terms.attribution,
+           plurality_domains, condition)
+    if key in ledger.cache:
+        return ledger.cache[key]
+    if ledger.members is None or ledger.member_months is None:
+        raise PopulationError(
+            "needs a members table to form the population (a 'members' sheet in the claims "
+            "workbook, or --members)")
+    months = ledger.member_months
+    months = months[months["member_months"].to_numpy() > 0]
+    months = months[_in_segment(ledger.members, terms.scope.segment, months["member"])]
+    if condition is not None:
+        months = months[_with_condition(ledger.members, condition, months["member"])]
+    months = _attributed(ledger, terms, months)
+    ledger.cache[key] = months[["member", "year", "member_months"]].reset_index(drop=True)
+    return ledger.cache[key]
 
 
 def _in_segment(members: pd.DataFrame, segment: str | None, member: pd.Series) -> np.ndarray:
