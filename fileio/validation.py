@@ -57,7 +57,8 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
     """Parse one file's cells column by column (vectorised)."""
     n = len(raw.rows)
     columns: dict[str, object] = {}
-    failures: list[tuple[str, np.ndarray, np.ndarray]] = []
+    # Per column only its failing rows (positions and reasons), not a reason per row.
+    failures: list[tuple[str, np.ndarray, np.ndarray, pa.Array]] = []
     amount = None
     for spec_column in spec.columns:
         array = raw.columns.get(spec_column.name)
@@ -71,7 +72,9 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
         columns[spec_column.name] = values
         if spec_column.name == spec.amount_column:
             amount = values
-        failures.append((spec_column.name, problem, array))
+        bad = np.flatnonzero(~pd.isna(problem))
+        if len(bad):
+            failures.append((spec_column.name, bad, problem[bad], array))
     # Where each row came from: one file and sheet per table read, so categoricals.
     columns["_file"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [raw.file])
     columns["_sheet"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [raw.sheet])
@@ -80,13 +83,11 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
     problem_column = np.full(n, None, dtype=object)
     problem_value = np.full(n, None, dtype=object)
     problem_reason = np.full(n, None, dtype=object)
-    for name, problem, array in reversed(failures):  # first failing column wins
-        bad = ~pd.isna(problem)
-        if bad.any():
-            text = parsing.as_text(array).to_numpy(zero_copy_only=False)
-            problem_column[bad] = name
-            problem_value[bad] = np.where(pd.isna(text[bad]), "", text[bad])
-            problem_reason[bad] = problem[bad]
+    for name, bad, reasons, array in reversed(failures):  # first failing column wins
+        text = parsing.as_text(array.take(pa.array(bad))).to_numpy(zero_copy_only=False)
+        problem_column[bad] = name
+        problem_value[bad] = np.where(pd.isna(text), "", text)
+        problem_reason[bad] = reasons
     return ParsedTable(spec, frame, problem_column, problem_value, problem_reason, amount)
 
 
