@@ -161,7 +161,7 @@ def _reconcile(parsed: dict[str, validation.ParsedTable], raws: dict[str, list[R
         frame = table.frame
         ok = table.ok
         for raw in raws[name]:
-            in_file = (frame["_file"].to_numpy() == raw.file) & (frame["_sheet"].to_numpy() == raw.sheet)
+            in_file = ((frame["_file"] == raw.file) & (frame["_sheet"] == raw.sheet)).to_numpy()
             malformed = len(raw.malformed)
             if malformed:
                 rejected_parts.append(pd.DataFrame({
