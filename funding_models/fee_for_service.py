@@ -1,7 +1,7 @@
 """Fee-for-service with tariffs, degressive tiers, a revenue ceiling and a revenue floor.
 
-SPEC §4.1. The lines are the claims billed by the contract's provider(s), in scope, in a
-performance year. A line is worth ``tariff x quantity`` when the fee schedule has its care
+SPEC §4.1. The lines are the claims billed by the contract's provider(s), in scope (its
+domains, and the members of ``scope.segment`` when it names one), in a performance year. A line is worth ``tariff x quantity`` when the fee schedule has its care
 code, else ``amount x price_factor``; a correction line (negative amount) is priced with
 its sign. With several providers the ceiling and floor apply to their joint revenue.
 """
@@ -13,7 +13,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from funding_models.ledger import Ledger
+from funding_models.ledger import Ledger, care_code_totals
+from funding_models.population_years import not_settled_at_all
+from funding_models.populations import PopulationError, segment_lines
 from funding_models.results import ContractResult, SummaryRow, Table, cents_to_units
 
 
@@ -135,7 +137,10 @@ def settle_fee_for_service(terms, ledger: Ledger) -> ContractResult:
         One Summary row per performance year and the contract sheet's tables: the
         settlement per year, per provider and per domain.
     """
-    totals = ledger.care_code_totals
+    try:
+        totals = _totals_in_segment(ledger, terms.scope.segment)
+    except PopulationError as exc:
+        return not_settled_at_all(terms, str(exc))
     lines = totals[totals["provider"].astype(object).isin(terms.provider).to_numpy()
                    & _in_scope(totals["domain"], terms.scope)
                    & totals["year"].isin(terms.performance_years).to_numpy()]
@@ -174,6 +179,16 @@ def settle_fee_for_service(terms, ledger: Ledger) -> ContractResult:
         })
     return ContractResult(terms.name, terms.model, rows,
                           _tables(settlement, lines, terms), warnings)
+
+
+def _totals_in_segment(ledger: Ledger, segment: str | None) -> pd.DataFrame:
+    """The ledger's care code totals, of the members of ``segment`` when one is named."""
+    if segment is None:
+        return ledger.care_code_totals
+    key = ("care_code_totals", segment)
+    if key not in ledger.cache:
+        ledger.cache[key] = care_code_totals(ledger.claims[segment_lines(ledger, segment)])
+    return ledger.cache[key]
 
 
 def _in_scope(domains: pd.Series, scope) -> np.ndarray:

@@ -90,20 +90,9 @@ class Ledger:
 
     @cached_property
     def care_code_totals(self) -> pd.DataFrame:
-        """Amount, priced quantity and lines per provider x year x domain x care code.
-
-        ``priced_quantity`` is Σ quantity with the sign of each line's amount, so that a
-        correction line (negative amount) is priced negative.
-        """
-        claims = self.claims
-        signed = np.where(claims["amount"].to_numpy() < 0, -1.0, 1.0) * claims["quantity"].to_numpy()
-        frame = claims[["provider", "year", "domain", "care_code", "amount"]].assign(
-            priced_quantity=signed)
-        return (frame.groupby(["provider", "year", "domain", "care_code"], observed=True,
-                              sort=True, dropna=False)
-                .agg(amount=("amount", "sum"), priced_quantity=("priced_quantity", "sum"),
-                     lines=("amount", "size"))
-                .reset_index())
+        """Amount, priced quantity and lines per provider x year x domain x care code
+        (see :func:`care_code_totals`)."""
+        return care_code_totals(self.claims)
 
     @cached_property
     def codes(self) -> "ClaimCodes":
@@ -152,6 +141,22 @@ class Ledger:
     def providers(self) -> list[str]:
         """The providers that billed claims, sorted."""
         return [str(p) for p in self.claims["provider"].cat.categories]
+
+
+def care_code_totals(claims: pd.DataFrame) -> pd.DataFrame:
+    """Amount, priced quantity and lines per provider x year x domain x care code.
+
+    ``priced_quantity`` is Σ quantity with the sign of each line's amount, so that a
+    correction line (negative amount) is priced negative.
+    """
+    signed = np.where(claims["amount"].to_numpy() < 0, -1.0, 1.0) * claims["quantity"].to_numpy()
+    frame = claims[["provider", "year", "domain", "care_code", "amount"]].assign(
+        priced_quantity=signed)
+    return (frame.groupby(["provider", "year", "domain", "care_code"], observed=True,
+                          sort=True, dropna=False)
+            .agg(amount=("amount", "sum"), priced_quantity=("priced_quantity", "sum"),
+                 lines=("amount", "size"))
+            .reset_index())
 
 
 def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,

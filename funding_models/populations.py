@@ -121,6 +121,23 @@ def _member_years(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
     return ledger.cache[key]
 
 
+def segment_lines(ledger: Ledger, segment: str) -> np.ndarray:
+    """Per claim line, whether its member is in ``segment`` (SPEC's ``scope.segment``).
+
+    Raises
+    ------
+    PopulationError
+        Without a members table with a segment column.
+    """
+    if ledger.members is None:
+        raise PopulationError(f"scope.segment '{segment}' needs a members table (a 'members' "
+                              "sheet in the claims workbook, or --members)")
+    member_type = ledger.claims["member"].dtype
+    every_member = pd.Series(pd.Categorical.from_codes(
+        np.arange(len(member_type.categories)), dtype=member_type))
+    return _in_segment(ledger.members, segment, every_member)[ledger.codes.member]
+
+
 def _in_segment(members: pd.DataFrame, segment: str | None, member: pd.Series) -> np.ndarray:
     if segment is None:
         return np.ones(len(member), dtype=bool)

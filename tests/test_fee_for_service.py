@@ -114,3 +114,21 @@ def test_rounding_is_once_per_year_half_to_even(make_ledger, make_contract):
     rows = [(f"M{i}", "P", "2024-01-01", "gp", "Z", 1, 0.01) for i in range(3)]
     terms = make_contract(provider="P", performance_years=[2024], price_factor=0.5)
     assert settle_fee_for_service(terms, make_ledger(rows)).rows[0].insurer_cost == 2
+
+
+def test_a_segment_limits_the_lines_to_its_members():
+    """Of HOSP's 2024 lines (M1 elderly 300, M2 adults 200), the elderly contract pays 300;
+    without a members table a segment cannot be told, and the contract says so."""
+    from funding_models.compare import settle_contracts
+    from funding_models.ledger import build_ledger
+    from tests.conftest import claims_frame, contract, members_frame
+
+    claims = claims_frame([("M1", "HOSP", "2024-02-01", "hospital", "H", 1, 300),
+                           ("M2", "HOSP", "2024-03-01", "hospital", "H", 1, 200)])
+    members = members_frame([("M1", "elderly", "GP", 1.0), ("M2", "adults", "GP", 1.0)])
+    terms = contract(provider="HOSP", performance_years=[2024],
+                     scope={"domains": ["hospital"], "segment": "elderly"})
+    (result,) = settle_contracts([terms], build_ledger(claims, members=members))
+    assert result.rows[0].insurer_cost == 30_000
+    (blind,) = settle_contracts([terms], build_ledger(claims))
+    assert "scope.segment 'elderly' needs a members table" in blind.rows[0].status
