@@ -1,9 +1,10 @@
 """Fee-for-service with tariffs, degressive tiers, a revenue ceiling and a revenue floor.
 
 SPEC §4.1. The lines are the claims billed by the contract's provider(s), in scope (its
-domains, and the members of ``scope.segment`` when it names one), in a performance year. A line is worth ``tariff x quantity`` when the fee schedule has its care
-code, else ``amount x price_factor``; a correction line (negative amount) is priced with
-its sign. With several providers the ceiling and floor apply to their joint revenue.
+domains, and the members of ``scope.segment`` when it names one), in a performance year.
+A line is worth ``tariff x quantity`` when the fee schedule has its care code, else
+``amount x price_factor``; a correction line (negative amount) is priced with its sign.
+With several providers the ceiling and floor apply to their joint revenue.
 """
 from __future__ import annotations
 
