@@ -52,16 +52,22 @@ def quiet_option(command):
 
 
 class Progress:
-    """One line of progress on stderr, rewritten in place, when stderr is a terminal."""
+    """One line of progress on stderr, rewritten in place, when stderr is a terminal: the
+    time so far, a bar when the share done is known, and what is being done."""
+
+    BAR = 20
 
     def __init__(self, quiet: bool):
         self.shown = not quiet and sys.stderr.isatty()
         self.started = time.monotonic()
         self.width = 0
 
-    def __call__(self, text: str) -> None:
+    def __call__(self, text: str, done: float | None = None) -> None:
         if self.shown:
-            line = f"[{time.monotonic() - self.started:5.1f}s] {text}"[:100]
+            bar = ("" if done is None else
+                   "[" + "#" * round(done * self.BAR) + "." * (self.BAR - round(done * self.BAR))
+                   + "] ")
+            line = f"{time.monotonic() - self.started:5.1f}s {bar}{text}"[:110]
             click.echo("\r" + line.ljust(self.width), err=True, nl=False)
             self.width = len(line)
 

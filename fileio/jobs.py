@@ -68,10 +68,11 @@ def ledger_of(inputs: Inputs, contracts: ContractsFile) -> Ledger:
 
 def compare_files(paths: InputPaths, contracts_path: Path,
                   scenario_paths: Sequence[Path] = (),
-                  progress: Callable[[str], None] | None = None) -> Comparison:
+                  progress: Callable[..., None] | None = None) -> Comparison:
     """Read the inputs and the contracts, settle every contract (under the base and each
     scenario of the contracts file and of ``scenario_paths``) and build the comparison.
-    ``progress``, when given, is called with a short text at each step.
+    ``progress``, when given, is called with a short text at each step (and, while
+    settling, the share of the settlements done).
 
     Raises
     ------

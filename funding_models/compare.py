@@ -67,7 +67,7 @@ class Run:
 
 
 def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = (),
-            progress: Callable[[str], None] | None = None) -> list[Run]:
+            progress: Callable[[str, float], None] | None = None) -> list[Run]:
     """Settle the contracts with their spillover on the claims as they are and under each
     scenario.
 
@@ -78,14 +78,22 @@ def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = (),
     Parameters
     ----------
     progress : callable, optional
-        Called with a short text as each contract is settled.
+        Called with a short text and the share of the settlements done, as each contract
+        is settled.
 
     Returns
     -------
     list of Run
         The base first, then the scenarios in order.
     """
-    runs = [_run(BASE, contracts, lambda terms: ledger, progress)]
+    total = len(contracts) * (1 + len(scenarios))
+    done = iter(range(total))
+
+    def step(text: str) -> None:
+        if progress is not None:
+            progress(text, next(done) / total)
+
+    runs = [_run(BASE, contracts, lambda terms: ledger, step)]
     for scenario in scenarios:
         changed: dict[tuple[int, ...], Ledger] = {}
 
@@ -96,16 +104,15 @@ def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = (),
                 changed[years] = apply_scenario(ledger, scenario, years)
             return changed[years]
 
-        runs.append(_run(scenario.name, contracts, ledger_for, progress))
+        runs.append(_run(scenario.name, contracts, ledger_for, step))
     return runs
 
 
 def _run(name: str, contracts: Sequence, ledger_for: Callable,
-         progress: Callable[[str], None] | None) -> Run:
+         step: Callable[[str], None]) -> Run:
     results, spillovers = [], []
     for number, terms in enumerate(contracts, 1):
-        if progress is not None:
-            progress(f"{name}: settling contract {number} of {len(contracts)} ({terms.name})")
+        step(f"{name}: settling contract {number} of {len(contracts)} ({terms.name})")
         try:
             ledger = ledger_for(terms)
         except PopulationError as exc:
