@@ -204,14 +204,17 @@ def _rows_with_repeated_key(frame: pd.DataFrame, key: list[str], rows: np.ndarra
     combined = np.zeros(len(rows), dtype=np.int64)
     for column in key:
         # Arrow's dictionary encoding numbers the values about twice as fast as pandas.
-        encoded = _arrow_text(frame[column].iloc[rows]).dictionary_encode()
-        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        encoded = _arrow_text(frame[column]).dictionary_encode()
+        codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)[rows]
         combined = combined * (len(encoded.dictionary) + 1) + (codes + 1)
-    order = np.argsort(combined, kind="stable")
-    same = combined[order][1:] == combined[order][:-1]
-    repeated = np.zeros(len(rows), dtype=bool)
-    repeated[order[1:][same]] = True
-    repeated[order[:-1][same]] = True
+    if combined.max() < 8 * len(rows) + 1_000_000:  # count keys directly: no sort
+        repeated = np.bincount(combined)[combined] > 1
+    else:
+        order = np.argsort(combined, kind="stable")
+        same = combined[order][1:] == combined[order][:-1]
+        repeated = np.zeros(len(rows), dtype=bool)
+        repeated[order[1:][same]] = True
+        repeated[order[:-1][same]] = True
     return rows[repeated]
 
 
