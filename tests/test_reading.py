@@ -14,6 +14,7 @@ from collections import Counter
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -786,3 +787,18 @@ def test_parquet_in_many_row_groups_reads_as_in_one(tmp_path):
 
     pd.testing.assert_frame_equal(rejections(whole, "claims.parquet"),
                                   rejections(chunked, "chunked.parquet"))
+
+
+@pytest.mark.parametrize("size", [10, 1_100])
+def test_rows_with_a_repeated_key_are_found_by_counting_or_by_sorting(size):
+    """Few key values are counted directly; many (here 1 100 x 1 100 combinations) are
+    sorted. Either way the two rows sharing a key are found, and only they."""
+    from fileio.validation import _rows_with_repeated_key
+
+    first = [f"A{i}" for i in range(size)]
+    second = [f"B{i}" for i in range(size)]
+    second[-1], first[-1] = second[3], first[3]  # the last row repeats row 3's key
+    frame = pd.DataFrame({"a": pd.array(first, dtype="string[pyarrow]"),
+                          "b": pd.array(second, dtype="string[pyarrow]")})
+    rows = _rows_with_repeated_key(frame, ["a", "b"], np.arange(size))
+    assert rows.tolist() == [3, size - 1]
