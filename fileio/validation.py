@@ -251,8 +251,12 @@ def reject_reversed_spans(table: ParsedTable) -> None:
 
 
 def accepted(table: ParsedTable) -> pd.DataFrame:
-    """The accepted rows, with their spec columns and where they came from."""
-    return table.frame.loc[table.ok].reset_index(drop=True)
+    """The accepted rows, with their spec columns and where they came from (the frame
+    itself, not a copy, when every row is accepted)."""
+    ok = table.ok
+    if ok.all():
+        return table.frame.reset_index(drop=True)
+    return table.frame.loc[ok].reset_index(drop=True)
 
 
 def rejected(table: ParsedTable) -> pd.DataFrame:
