@@ -242,8 +242,9 @@ contracts:
   # to the whole book: mean factor 1.037, revenue 121 595.32. The practice nurse for mental
   # health (G999, 5 040.00) stays fee-for-service. Their care costs 129 301.00; eight
   # members pass the 1 500 attachment by 2 598.00 in all, of which the insurer pays 90%
-  # (2 338.20). The loss of 4.33% of revenue lies in the 3-8% corridor band: the insurer
-  # pays half of the part above 3%, 824.74. The practice's result: -4 542.74.
+  # (2 338.20). The loss after stop-loss, 4.41% of the capitation revenue, lies in the
+  # 3-8% corridor band: the insurer pays half of the part above 3%, 859.81. The practice's
+  # result: -4 507.67.
   - name: Practice South, risk-adjusted capitation
     model: capitation
     provider: GP_S

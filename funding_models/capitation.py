@@ -4,8 +4,8 @@ Per performance year t: capitation revenue K_t = Σ_m rate · f_m · member mont
 care D_t = the population's in-scope spend (carve-out codes stay fee-for-service, outside
 both); stop-loss pays ``insurer_share · max(0, D_m − attachment)`` per member; risk
 corridors share the provider's gain or loss after stop-loss, (K + stop-loss − D) / K,
-band by band. Insurer cost = provider revenue = K + stop-loss + corridor; FFS equivalent =
-provider cost = D.
+band by band, as fractions of K. Insurer cost = provider revenue = K + stop-loss +
+corridor; FFS equivalent = provider cost = D.
 """
 from __future__ import annotations
 
@@ -49,9 +49,10 @@ def corridor_settlement(revenue: float, cost: float,
     Parameters
     ----------
     revenue : float
-        Capitation revenue plus stop-loss (K + stop-loss).
+        Capitation revenue K.
     cost : float
-        Cost of care D.
+        The cost the provider carries: cost of care D less stop-loss, so that
+        r = (K + stop-loss − D) / K as SPEC §4.3 writes it.
     bands : sequence of (from, to, provider_share)
         Fractions of revenue; ``to`` None on the last band.
 
@@ -143,7 +144,7 @@ def _settle_year(terms, ledger: Ledger, population: Population,
     above = _above_attachment(terms, members, year)
     stop_loss = round_cents(above["stop_loss"].sum()) if len(above) else 0
     bands = [(b.from_, b.to, b.provider_share) for b in terms.risk_corridors or []]
-    corridor = round_cents(corridor_settlement(revenue + stop_loss, cost, bands))
+    corridor = round_cents(corridor_settlement(revenue, cost - stop_loss, bands))
     provider_revenue = revenue + stop_loss + corridor
     return {
         "year": year, "members": now.members, "member_months": now.member_months,
@@ -155,7 +156,7 @@ def _settle_year(terms, ledger: Ledger, population: Population,
         if len(above) else 0,
         "stop_loss": stop_loss,
         "result_before_corridor": revenue + stop_loss - cost,
-        "result_rate": (revenue + stop_loss - cost) / (revenue + stop_loss),
+        "result_rate": (revenue + stop_loss - cost) / revenue,
         "corridor": corridor, "provider_revenue": provider_revenue,
         "provider_result": provider_revenue - cost,
     }, above
@@ -232,7 +233,7 @@ def _tables(terms, lines: list[dict], figures: dict[int, YearFigures], populatio
         f"capitation_revenue = rate PMPM x Σ factor x member months ({normalised}; "
         "mean_factor is the population's); cost_of_care = the population's in-scope claims "
         "(carved_out: paid fee-for-service outside the capitation); result_rate = "
-        "(revenue + stop-loss − cost) / (revenue + stop-loss); corridor: + the insurer "
+        "(revenue + stop-loss − cost) / revenue; corridor: + the insurer "
         "pays, − the provider returns")]
     if terms.stop_loss is not None:
         members = (pd.concat(above_attachment, ignore_index=True) if above_attachment

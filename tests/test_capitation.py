@@ -97,23 +97,25 @@ def test_spec_corridor_check(cost, expected):
 
 
 def test_hand_worked_capitation():
-    """K = 3 273.53; stop-loss 630; D = 3 280. Result ratio (3 273.53 + 630 − 3 280) /
-    3 903.53 = 15.9735%: the provider keeps the first 3%, returns 50% of 3–8% (0.025) and
-    80% of 8–15.9735% (0.063788): 0.088788 x 3 903.53 = 346.59 returned. Provider revenue
-    3 273.53 + 630 − 346.59 = 3 556.94; result 276.94."""
+    """K = 3 273.53; stop-loss 630; D = 3 280. Result ratio after stop-loss (SPEC §4.3:
+    (K + stop-loss − D) / K) = 623.53 / 3 273.53 = 19.0476%: the provider keeps the first
+    3%, returns 50% of 3–8% (0.025) and 80% of 8–19.0476% (0.088381): 0.113381 x 3 273.53
+    = 371.16 returned. Provider revenue 3 273.53 + 630 − 371.16 = 3 532.37; result
+    252.37."""
     result = settle(terms())
     (row,) = result.rows
     assert (row.members, row.member_months) == (2, 16)
     assert row.ffs_equivalent == row.provider_cost == 328_000
-    assert row.stop_loss == 63_000 and row.corridor == -34_659
-    assert row.insurer_cost == row.provider_revenue == 327_353 + 63_000 - 34_659
-    assert row.provider_result == 355_694 - 328_000
+    assert row.stop_loss == 63_000 and row.corridor == -37_116
+    assert row.insurer_cost == row.provider_revenue == 327_353 + 63_000 - 37_116
+    assert row.provider_result == 353_237 - 328_000
     figures = line(result)
     assert figures["capitation_revenue"] == 3_273.53
     assert figures["book_mean_factor"] == pytest.approx(27.2 / 28)
     assert figures["mean_factor"] == pytest.approx(21.823529 / 16, abs=1e-6)
     assert figures["carved_out"] == 150.00
     assert figures["stop_loss_members"] == 1 and figures["cost_above_attachment"] == 700.00
+    assert figures["result_rate"] == pytest.approx(623.53 / 3_273.53)
     above = next(t for t in result.tables if t.title.startswith("Members above")).frame
     assert above[["member", "cost_of_care", "stop_loss"]].values.tolist() == [
         ["M1", 3_200.0, 630.0]]
