@@ -163,7 +163,8 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     """Every episode of the contract in the data, with its cost.
 
     Triggers are positive claims of the contract's provider(s) with a trigger code, dated
-    within enrollment; the episode takes the member's in-scope claims (scope domains, less
+    within enrollment, in a performance year (or a baseline year of a historical price);
+    the episode takes the member's in-scope claims (scope domains, less
     carve-outs, within enrollment; a segment when the scope names one) in its window.
 
     Returns
@@ -177,8 +178,11 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     if terms.scope.segment is not None:
         usable &= _in_segment(ledger, terms.scope.segment, claims["member"])
     codes = ledger.codes
+    opening_years = [*terms.performance_years,
+                     *(terms.baseline_years or [] if terms.price == "historical" else [])]
     trigger = (usable & ledger.among("care_code", terms.bundle.trigger_codes)
                & ledger.among("provider", terms.provider)
+               & claims["year"].isin(opening_years).to_numpy()
                & (claims["amount"].to_numpy() > 0))
     in_scope = usable & ~ledger.among("care_code", terms.carve_out_codes)
     if terms.scope.domains != "all":
@@ -187,7 +191,8 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     member = codes.member
     day = claims["service_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     window = terms.bundle.window_days
-    found, of_trigger = build_episodes(member[trigger], day[trigger], window)
+    found, of_trigger = build_episodes(member[trigger], day[trigger], window,
+                                       codes.care_code[trigger])
     of_claim = episode_of_claims(found, window, member[in_scope], day[in_scope])
     placed = of_claim >= 0
     count = len(found)

@@ -18,8 +18,8 @@ _DAY_OFFSET = 100_000
 _DAY_BITS = 21
 
 
-def build_episodes(member: np.ndarray, day: np.ndarray, window_days: int) -> tuple[
-        pd.DataFrame, np.ndarray]:
+def build_episodes(member: np.ndarray, day: np.ndarray, window_days: int,
+                   tie_breaker: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Group trigger claims into episodes.
 
     Parameters
@@ -30,6 +30,9 @@ def build_episodes(member: np.ndarray, day: np.ndarray, window_days: int) -> tup
         Its service date as days since 1970-01-01.
     window_days : int
         Days after the first trigger's day that an episode takes in.
+    tie_breaker : numpy.ndarray of int, optional
+        Orders triggers of one member on one day (e.g. care code), so that which opens the
+        episode does not depend on the order of the input rows.
 
     Returns
     -------
@@ -48,7 +51,8 @@ def build_episodes(member: np.ndarray, day: np.ndarray, window_days: int) -> tup
     >>> episodes["start_day"].tolist(), of.tolist()
     ([0, 95], [0, 0, 1])
     """
-    order = np.lexsort((day, member))
+    ties = np.zeros(len(member), dtype=np.int64) if tie_breaker is None else tie_breaker
+    order = np.lexsort((ties, day, member))
     members, days = member[order], day[order]
     round_of = np.full(len(order), -1, dtype=np.int64)  # episode, numbered as opened
     remaining = np.arange(len(order))

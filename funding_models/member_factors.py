@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from funding_models.ledger import Ledger
-from funding_models.periods import year_bounds
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def book_factors(ledger: Ledger, terms, year: int) -> BookFactors:
     terms : contracts.CapitationTerms
         ``risk_adjustment``, ``age_sex_factors`` and ``normalize`` are read.
     year : int
-        The contract year; ages are taken on its first day.
+        The contract year t; ages are taken on 1 January of t.
     """
     months = ledger.member_months
     book = months[(months["year"].to_numpy() == year) & (months["member_months"].to_numpy() > 0)]
@@ -84,7 +83,7 @@ def _age_sex(ledger: Ledger, member: pd.Series, year: int, table) -> np.ndarray:
     """The table's factor of each member, NaN without a birth date, sex or band."""
     if "birth_date" not in ledger.members or "sex" not in ledger.members:
         return np.full(len(member), np.nan)
-    first_day = year_bounds(np.array([year]), ledger.year_start_month)[0][0]
+    first_day = np.datetime64(f"{year}-01-01")  # SPEC §4.3: age on 1 January of t
     codes = member.cat.codes.to_numpy()
     births = ledger.member_column("birth_date")[codes].astype("datetime64[D]")
     sexes = ledger.member_column("sex")[codes]

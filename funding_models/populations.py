@@ -231,7 +231,8 @@ def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
                                                                  len(member_codes))
         grid[slots] = each_year
     if table is not None:
-        in_run = (table["year"].to_numpy() >= first) & (table["year"].to_numpy() < first + years)
+        in_run = ((table["year"].to_numpy() >= first) & (table["year"].to_numpy() < first + years)
+                  & (table["member"].cat.codes.to_numpy() >= 0))  # a member the ledger knows
         rows = table[in_run]
         slots = (rows["member"].cat.codes.to_numpy().astype(np.int64) * years
                  + rows["year"].to_numpy() - first)

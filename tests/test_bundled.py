@@ -147,7 +147,8 @@ def test_episode_of_a_december_trigger_belongs_to_its_year_and_takes_january_cla
     claims = [("M1", "HOSP_A", "2023-12-20", "hospital", "HIP01", 1, 5_000),
               ("M1", "PARA", "2024-01-05", "paramedical", "REHAB", 1, 400),
               ("M1", "HOSP_A", "2024-01-10", "hospital", "HIP02", 1, 1_000)]
-    episodes = episodes_of(episode_terms(), build_ledger(claims_frame(claims)))
+    episodes = episodes_of(episode_terms(performance_years=[2023, 2024]),
+                           build_ledger(claims_frame(claims)))
     assert episodes[["year", "triggers", "cost"]].values.tolist() == [[2023, 2, 640_000]]
 
 
@@ -217,3 +218,22 @@ def test_episodes_sheet_and_its_csv_beyond_the_row_limit(tmp_path, monkeypatch):
     assert note.startswith("4 episodes are more than a sheet holds")
     listed = pd.read_csv(tmp_path / "out_episodes.csv")
     assert listed["cost"].tolist() == [19_600, 4_300, 12_000, 6_700]
+
+
+def test_only_triggers_of_the_years_settled_open_episodes():
+    """A trigger of 20 December 2023, neither a performance nor a baseline year, opens no
+    episode, so it cannot swallow the hip of 15 January 2024 (review finding)."""
+    claims = [("M1", "HOSP_A", "2023-12-20", "hospital", "HIP01", 1, 7_000),
+              ("M1", "HOSP_A", "2024-01-15", "hospital", "HIP01", 1, 9_000),
+              ("M1", "PARA", "2024-02-01", "paramedical", "REHAB", 1, 500)]
+    result = settle(episode_terms(price=8_000), build_ledger(claims_frame(claims)))
+    line = per_year(result).loc[2024]
+    assert line["episodes"] == 1 and line["actual_cost"] == 9_500
+
+
+def test_which_trigger_opens_an_episode_does_not_depend_on_row_order():
+    claims = [("M1", "HOSP_A", "2024-03-01", "hospital", "HIP02", 1, 2_000),
+              ("M1", "HOSP_A", "2024-03-01", "hospital", "HIP01", 1, 1_000)]
+    for rows in (claims, claims[::-1]):
+        episodes = episodes_of(episode_terms(), build_ledger(claims_frame(rows)))
+        assert episodes["trigger_code"].tolist() == ["HIP01"]

@@ -194,3 +194,21 @@ def test_enrollment_gaps_count_only_enrolled_months_and_care():
     assert result.rows[0].member_months == 13
     assert line(result)["capitation_revenue"] == 1_950.00
     assert result.rows[0].provider_cost == 328_000
+
+
+def test_age_is_taken_on_1_january_of_the_year_whatever_month_years_start():
+    """Contract years from July. In contract year 2024 a member born 15 March 1974 is 49
+    on 1 January 2024 (SPEC §4.3: age on 1 January of t), though 50 when the year starts
+    on 1 July: the 0–49 band's factor 1.0 applies, not the 50+ band's 2.0 (review
+    finding)."""
+    from funding_models.member_factors import book_factors
+
+    frame = members_frame([("A", "adults", "GP_S", 1.0)])
+    frame["sex"], frame["birth_date"] = ["F"], pd.to_datetime(["1974-03-15"]).astype(
+        "datetime64[s]")
+    ledger_july = build_ledger(claims_frame([("A", "GP_S", "2024-08-01", "gp", "G", 1, 10)]),
+                               members=frame, year_start_month=7)
+    bands = [{"sex": "F", "age_from": 0, "age_to": 49, "factor": 1.0},
+             {"sex": "F", "age_from": 50, "age_to": None, "factor": 2.0}]
+    factors = book_factors(ledger_july, terms(age_sex_factors=bands, normalize=False), 2024)
+    assert factors.factor.tolist() == [1.0]
