@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from contracts import ContractsError, contracts_json_schema, load_contracts
-from fileio.atomic import OutputPathError
+from fileio.atomic import OutputPathError, check_output_path
 from fileio.errors import InputError
 
 EXIT_REJECTED = 1
@@ -136,6 +136,9 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
 
     paths = _paths(claims, members, fee_schedule, enrollment, attribution)
     inputs = [*paths.all(), contracts_path, *scenario_paths]
+    check_output_path(Path(output), inputs)
+    if json_path is not None:
+        check_output_path(Path(json_path), [*inputs, output])
     progress = Progress(quiet)
     comparison = compare_files(paths, contracts_path, scenario_paths, progress)
     progress("writing the workbook")

@@ -18,7 +18,7 @@ from contracts.factor_tables import read_age_sex_factors
 from contracts.presets import apply_preset
 from contracts.contracts_file import CONTRACT_MODELS, ContractsFile
 from contracts.scenarios import Scenario
-from contracts.shared_savings import SharingTerms
+from contracts.shared_savings import SharedSavingsTerms, SharingTerms
 from contracts.terms import ContractTerms, Settings
 
 
@@ -384,9 +384,23 @@ def _one_shared_savings_contract(data: dict, source: str, base_dir: Path
             f"{source}: settle needs one shared_savings contract in 'contracts:' "
             f"(found {len(chosen)}); or write the sharing terms at the top level")
     label = f"contract '{chosen[0].get('name', 1)}': "
+    problems = [_unknown_key(source, label, key, SharedSavingsTerms.model_fields)
+                for key in chosen[0] if key not in SharedSavingsTerms.model_fields]
+    problems += [_unknown_key(source, "", key, [*Settings.model_fields, "contracts",
+                                                "scenarios"])
+                 for key in data if key not in Settings.model_fields
+                 and key not in ("contracts", "scenarios")]
+    if problems:
+        raise ContractsError(problems)
     terms = {k: v for k, v in chosen[0].items() if k in SharingTerms.model_fields}
     settings = {k: v for k, v in data.items() if k in Settings.model_fields}
     return _sharing_terms(terms, source, label, base_dir), settings
+
+
+def _unknown_key(source: str, label: str, key: Any, allowed) -> str:
+    close = difflib.get_close_matches(str(key), list(allowed), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{source}: {label}unknown key '{key}'{hint}"
 
 
 #: Keys a settle terms file may hold besides the sharing terms: they name or describe.

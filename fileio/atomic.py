@@ -55,7 +55,7 @@ def atomic_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] =
     '{}'
     """
     target = Path(os.path.realpath(path))
-    _check_output_path(target, inputs)
+    check_output_path(target, inputs)
     temporary = _create_temporary(target)
     try:
         yield temporary
@@ -67,8 +67,9 @@ def atomic_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] =
         raise
 
 
-def _check_output_path(target: Path, inputs: Iterable[str | os.PathLike]) -> None:
-    """Raise :class:`OutputPathError` when ``target`` must not be written."""
+def check_output_path(target: Path, inputs: Iterable[str | os.PathLike]) -> None:
+    """Raise :class:`OutputPathError` when ``target`` must not be written (checked again
+    when it is written; callers check early so that a run does not fail at its end)."""
     if not target.parent.is_dir():
         raise OutputPathError(
             f"The output folder {target.parent} does not exist; create it or choose "

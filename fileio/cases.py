@@ -80,6 +80,11 @@ def settle_case_file(path: Path, output: Path, terms: SettlementTerms) -> Settle
     rename = {normalise_header(k): normalise_header(v)
               for k, v in terms.settings.columns.items()}
     raw = read_table(path, CASES, rename, all_columns=True)
+    names = [name for name, _ in raw.as_given]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise InputError(f"{path}: column(s) {', '.join(map(repr, repeated))} appear twice "
+                         "in the header; give each column its own name.")
     cases, problems = _parse_cases(raw.columns, terms.settings.decimal_comma)
     results = settle_cases(cases, terms.terms, problems)
     given = {name: array for name, array in raw.as_given}
@@ -92,6 +97,7 @@ def settle_case_file(path: Path, output: Path, terms: SettlementTerms) -> Settle
     for column in RESULT_COLUMNS:
         table[column] = (cents_to_units(results[column].to_numpy())
                          if column in _MONEY_RESULTS else results[column].to_numpy())
+    table = _with_malformed_lines(table, raw.malformed)
     if kind == ".csv":
         _write_csv(table, output, path)
     else:
@@ -99,7 +105,18 @@ def settle_case_file(path: Path, output: Path, terms: SettlementTerms) -> Settle
                              sheet="settlement", currency=terms.settings.currency,
                              inputs=[path])
     settled = int(results["status"].str.startswith("ok").sum())
-    return SettledCases(len(results), settled, replaced)
+    return SettledCases(len(table), settled, replaced)
+
+
+def _with_malformed_lines(table: pd.DataFrame, malformed) -> pd.DataFrame:
+    """CSV lines that could not be split into the header's fields, as cases not settled
+    (their cells blank), so that every line of the file has its row in the output."""
+    if not malformed:
+        return table
+    lines = pd.DataFrame({"status": [
+        f"not settled: line {number}: {reason} ({text[:80]!r})" if number else
+        f"not settled: {reason} ({text[:80]!r})" for number, text, reason in malformed]})
+    return pd.concat([table, lines.reindex(columns=table.columns)], ignore_index=True)
 
 
 def _parse_cases(columns: dict[str, pa.Array], decimal_comma: bool
@@ -129,14 +146,16 @@ def _parse_cases(columns: dict[str, pa.Array], decimal_comma: bool
         frame[name] = values
     for term in CASE_TERMS:
         if term in columns:
-            frame[term] = _term_values(columns[term])
+            frame[term] = _term_values(columns[term], decimal_comma)
     return frame, pd.Series(problems, dtype=object)
 
 
-def _term_values(column: pa.Array) -> np.ndarray:
-    """A term column's cells: numbers (``3.9%`` = 0.039) as floats, other text lower-case,
-    blanks None."""
+def _term_values(column: pa.Array, decimal_comma: bool) -> np.ndarray:
+    """A term column's cells: numbers (``3.9%`` = 0.039; ``3,9%`` with ``decimal_comma``)
+    as floats, other text lower-case, blanks None."""
     text = pd.Series(as_text(column).to_numpy(zero_copy_only=False), dtype=object)
+    if decimal_comma:
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     percent = text.str.endswith("%", na=False)
     digits = text.where(~percent, text.str[:-1].str.strip())
     numbers = pd.to_numeric(digits, errors="coerce") / np.where(percent, 100.0, 1.0)
@@ -166,5 +185,6 @@ def _write_csv(table: pd.DataFrame, output: Path, source: Path) -> None:
     for name in safe.columns:
         if not pd.api.types.is_numeric_dtype(safe[name]):
             safe[name] = formula_safe(safe[name])
+    safe.columns = formula_safe(pd.Series(list(safe.columns), dtype=object)).tolist()
     with atomic_output(output, inputs=[source]) as temporary:
         safe.to_csv(temporary, index=False, lineterminator="\n")

@@ -23,7 +23,7 @@ _TOO_LARGE = "amount too large"
 
 _PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
 _COMMA_NUMBER = r"^[+-]?\d{1,3}(\.\d{3})*(,\d*)?$|^[+-]?\d+(,\d*)?$"
-_FITS_DECIMAL = r"^[+-]?(\d{1,12}(\.\d{0,18})?|\.\d{1,18})$"
+_FITS_DECIMAL = r"^[+-]?(\d{1,13}(\.\d{0,18})?|\.\d{1,18})$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
 _DATE_HINT = "use an Excel date or YYYY-MM-DD text, or set date_format in the contracts file"
 

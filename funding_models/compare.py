@@ -14,7 +14,7 @@ from funding_models.ledger import Ledger
 from funding_models.population_years import not_settled_at_all
 from funding_models.populations import PopulationError
 from funding_models.results import ContractResult, SummaryRow, Table, cents_to_units
-from funding_models.scenarios import apply_scenario
+from funding_models.scenarios import apply_scenario, claims_changed
 from funding_models.shared_savings import settle_shared_savings
 from funding_models.spillover import (
     DOMAIN_COLUMNS,
@@ -50,6 +50,15 @@ def settle_contracts(contracts: Sequence, ledger: Ledger) -> list[ContractResult
     list of ContractResult
     """
     return [SETTLERS[terms.model](terms, ledger) for terms in contracts]
+
+
+class Unchanged(Exception):
+    """A scenario that selects no claims in a contract's years: the contract is settled on
+    the base ledger, and its rows say so."""
+
+    def __init__(self, message: str, base: Ledger):
+        super().__init__(message)
+        self.base = base
 
 
 @dataclass(frozen=True)
@@ -101,6 +110,10 @@ def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = (),
             years = tuple(y for y in terms.performance_years
                           if scenario.years is None or y in scenario.years)
             if years not in changed:
+                if not claims_changed(ledger, scenario, years):
+                    raise Unchanged(f"scenario '{scenario.name}' selects no claims in "
+                                    f"{', '.join(map(str, years)) or 'no year'}: settled "
+                                    "as the base", ledger)
                 changed[years] = apply_scenario(ledger, scenario, years)
             return changed[years]
 
@@ -113,16 +126,23 @@ def _run(name: str, contracts: Sequence, ledger_for: Callable,
     results, spillovers = [], []
     for number, terms in enumerate(contracts, 1):
         step(f"{name}: settling contract {number} of {len(contracts)} ({terms.name})")
+        note = ""
         try:
             ledger = ledger_for(terms)
+        except Unchanged as exc:
+            ledger, note = exc.base, str(exc)
         except PopulationError as exc:
             result = not_settled_at_all(terms, f"scenario '{name}': {exc}")
             spillover = Spillover(pd.DataFrame(), pd.DataFrame(), str(exc))
-        else:
+            ledger = None
+        if ledger is not None:
             result = SETTLERS[terms.model](terms, ledger)
             spillover = spillover_of(terms, ledger, result)
-        rows = [dataclasses.replace(row, scenario=name)
+        rows = [dataclasses.replace(row, scenario=name,
+                                    status=row.status + (f"; {note}" if note else ""))
                 for row in with_spillover(result.rows, spillover)]
+        if note:
+            result = dataclasses.replace(result, warnings=[*result.warnings, note])
         results.append(dataclasses.replace(result, rows=rows))
         spillovers.append(spillover)
     return Run(name, results, spillovers)

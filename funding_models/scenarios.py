@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from funding_models.ledger import Ledger
-from funding_models.populations import attributed_by_column
+from funding_models.populations import PopulationError, attributed_by_column
 
 #: ``to_provider`` value that sends shifted care to the member's attributed provider.
 ATTRIBUTED = "attributed"
@@ -41,7 +41,8 @@ def apply_scenario(ledger: Ledger, scenario, years: Collection[int]) -> Ledger:
     Raises
     ------
     funding_models.populations.PopulationError
-        When a shift sends care to the attributed provider and the data has no attribution.
+        When a shift sends care to the attributed provider and no shifted claim's member
+        has one (members without one keep the claim's own provider).
     """
     claims = ledger.claims
     in_years = claims["year"].isin(list(years)).to_numpy()
@@ -79,6 +80,10 @@ def _shifted(ledger: Ledger, claims: pd.DataFrame, shift, in_years: np.ndarray
     new_values = {"domain": np.full(len(new), shift.to_domain, dtype=object)}
     if shift.to_provider == ATTRIBUTED:
         attributed = attributed_by_column(ledger, new[["member", "year"]])["provider"]
+        if len(new) and not attributed.notna().any():
+            raise PopulationError(
+                f"to_provider: attributed, but none of the {len(new):,} shifted claims' "
+                "members is attributed to a provider in its year")
         new_values["provider"] = np.where(attributed.notna().to_numpy(),
                                           attributed.to_numpy(dtype=object),
                                           new["provider"].astype(object).to_numpy())
@@ -102,3 +107,13 @@ def _grown(claims: pd.DataFrame, growth, in_years: np.ndarray) -> pd.DataFrame:
                                           ).astype(np.int64)
     grown.loc[chosen, "quantity"] = claims["quantity"].to_numpy()[chosen] * factor
     return grown
+
+
+def claims_changed(ledger: Ledger, scenario, years: Collection[int]) -> int:
+    """How many claim lines of ``years`` the scenario's shifts and growths select."""
+    claims = ledger.claims
+    in_years = claims["year"].isin(list(years)).to_numpy()
+    selected = np.zeros(len(claims), dtype=bool)
+    for change in [*(s.from_ for s in scenario.shift or []), *(scenario.growth or [])]:
+        selected |= _matching(claims, change.domain, change.care_codes, change.provider)
+    return int((selected & in_years).sum())

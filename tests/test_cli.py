@@ -193,3 +193,10 @@ def test_quiet_prints_nothing_but_errors(tmp_path):
     result = run("compare", SAMPLE / "claims.xlsx", "--contracts", tmp_path / "none.yaml",
                  "-o", tmp_path / "out.xlsx", "--quiet")
     assert result.exit_code == 2 and "no such file" in result.output
+
+
+def test_an_unwritable_json_path_stops_the_run_before_any_output(tmp_path):
+    result = run("compare", SAMPLE / "claims.xlsx", "--contracts", SAMPLE / "contracts.yaml",
+                 "-o", tmp_path / "out.xlsx", "--json", tmp_path / "missing" / "out.json")
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert not (tmp_path / "out.xlsx").exists()

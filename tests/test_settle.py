@@ -170,3 +170,57 @@ def test_same_cases_give_the_same_bytes(cases, terms, tmp_path):
     run(cases, "--contract", terms, "-o", first)
     run(cases, "--contract", terms, "-o", second)
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_a_csv_line_that_does_not_fit_the_header_is_a_case_not_settled(tmp_path, terms):
+    cases = tmp_path / "cases.csv"
+    cases.write_text("benchmark,expenditure\n100,90,5\n200,100\n")
+    out = tmp_path / "out.csv"
+    result = run(cases, "--contract", terms, "-o", out, "--strict")
+    assert result.exit_code == 1 and "Settled 1 of 2 case(s)" in result.output
+    assert pd.read_csv(out)["status"].tolist()[-1].startswith(
+        "not settled: line 2: has 3 fields where the header has 2")
+
+
+def test_a_column_named_twice_is_refused(tmp_path, terms):
+    cases = tmp_path / "cases.csv"
+    cases.write_text("benchmark,expenditure,note,note\n100,90,a,b\n")
+    result = run(cases, "--contract", terms, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 2 and "'note' appear twice in the header" in result.output
+
+
+def test_a_formula_looking_header_is_written_as_text(tmp_path, terms):
+    cases = tmp_path / "cases.csv"
+    cases.write_text("benchmark,expenditure,=cmd\n100,90,x\n")
+    out = tmp_path / "out.csv"
+    assert run(cases, "--contract", terms, "-o", out).exit_code == 0
+    assert out.read_text().splitlines()[0].split(",")[2] == "'=cmd"
+
+
+def test_decimal_comma_reads_term_columns_too(tmp_path):
+    """3,9% = 0.039 and 0,5 = 0.5: savings of 5% pass the MSR, 50 000 x 0.5 = 25 000."""
+    cases = tmp_path / "cases.csv"
+    cases.write_text('benchmark;expenditure;minimum_savings_rate;sharing_rate\n'
+                     '1.000.000,00;950.000,00;3,9%;0,5\n')
+    terms = tmp_path / "terms.yaml"
+    terms.write_text("decimal_comma: true\n")
+    out = tmp_path / "out.csv"
+    assert run(cases, "--contract", terms, "-o", out).exit_code == 0
+    table = pd.read_csv(out)
+    assert table["minimum_savings_rate"].tolist() == [0.039]
+    assert table["shared_savings"].tolist() == [25_000]
+
+
+def test_a_contracts_file_with_an_unknown_key_is_refused(tmp_path):
+    cases = tmp_path / "cases.csv"
+    cases.write_text("benchmark,expenditure\n100,90\n")
+    contracts = tmp_path / "contracts.yaml"
+    contracts.write_text(
+        "bogus: 1\ncontracts:\n  - {name: D, model: shared_savings, provider: G,\n"
+        "     performance_years: [2024], benchmark_pmpm: 100, sharing_rate: 0.5,\n"
+        "     minimum_saving_rate: 0.03}\n")
+    result = run(cases, "--contract", contracts, "-o", tmp_path / "out.csv")
+    assert result.exit_code == 2
+    assert ("contract 'D': unknown key 'minimum_saving_rate' (did you mean "
+            "'minimum_savings_rate'?)") in result.output
+    assert "unknown key 'bogus'" in result.output

@@ -194,3 +194,29 @@ def test_spillover_is_blank_with_the_reason_without_baseline_years():
     (run,) = compare([terms], ledger)
     assert run.rows[0].spillover is None
     assert "spillover blank: no baseline years" in run.rows[0].status
+
+
+def test_a_scenario_that_selects_no_claims_says_so():
+    ledger = build_ledger(claims_frame([("M1", "H", "2024-01-05", "hospital", "X", 1, 10)]))
+    contracts_file = parse_contracts({
+        "contracts": [{"name": "c", "model": "fee_for_service", "provider": "H",
+                       "performance_years": [2024]}],
+        "scenarios": [{"name": "dentistry", "growth": {"domain": "dentistry", "rate": 0.1}}]})
+    base, scenario = compare(contracts_file.contracts, ledger, contracts_file.scenarios)
+    assert scenario.rows[0].insurer_cost == base.rows[0].insurer_cost
+    assert "scenario 'dentistry' selects no claims in 2024" in scenario.rows[0].status
+
+
+def test_a_shift_to_the_attributed_provider_without_attribution_is_not_settled():
+    members = members_frame([("M1", "adults", None, 1.0)])
+    ledger = build_ledger(claims_frame([("M1", "H", "2024-01-05", "hospital", "D", 1, 10)]),
+                          members=members)
+    contracts_file = parse_contracts({
+        "contracts": [{"name": "c", "model": "fee_for_service", "provider": "H",
+                       "performance_years": [2024]}],
+        "scenarios": [{"name": "derm", "shift": {"from": {"domain": "hospital"},
+                                                 "to_domain": "gp",
+                                                 "to_provider": "attributed",
+                                                 "fraction": 0.5, "cost_ratio": 1}}]})
+    _, scenario = compare(contracts_file.contracts, ledger, contracts_file.scenarios)
+    assert "none of the 1 shifted claims' members is attributed" in scenario.rows[0].status
