@@ -73,7 +73,7 @@ MAX_CHART_SERIES = 12
 
 #: Columns of the Episodes sheet.
 EPISODE_KINDS: dict[str, ColumnKind] = {
-    "contract": "text", "year": "year", "member": "text", "trigger_date": "date",
+    "scenario": "text", "contract": "text", "year": "year", "member": "text", "trigger_date": "date",
     "trigger_code": "text", "triggers": "count", "claims": "count", "cost": "money",
     "winsorised_cost": "money", "target": "money",
 }
@@ -398,9 +398,9 @@ def _sheet_descriptions(comparison: Comparison,
         (SPILLOVER, "Spend per domain against its expected level for each contract and "
                     "year (and scenario), with a chart of the deltas: targeted savings, "
                     "spillover to other domains, net insurer savings and offset ratio."),
-        *([(EPISODES, "Every episode of the episode bundles: contract, year, member, "
-                      "trigger date and code, triggers, claims, cost, winsorised cost and "
-                      "target.")] if any(r.episodes is not None for r in comparison.contracts)
+        *([(EPISODES, "Every episode of the episode bundles, per scenario: contract, year, "
+                      "member, trigger date and code, triggers, claims, cost, winsorised "
+                      "cost and target.")] if any(r.episodes is not None for r in comparison.contracts)
           else []),
         (INPUTS, "Each input file with its SHA-256 and the rows and amounts read, "
                  "accepted and rejected; the run's settings; the contract terms as "
@@ -633,8 +633,9 @@ def _write_episodes(sheet, episodes: pd.DataFrame, formats: dict[ColumnKind, str
 
 def _write_episodes_csv(episodes: pd.DataFrame, path) -> None:
     safe = episodes.copy()
-    for column in ("contract", "member", "trigger_code"):
-        safe[column] = formula_safe(safe[column])
+    for column in ("scenario", "contract", "member", "trigger_code"):
+        if column in safe:
+            safe[column] = formula_safe(safe[column])
     safe.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d")
 
 

@@ -150,18 +150,31 @@ def _run(name: str, contracts: Sequence, ledger_for: Callable,
 
 def contract_details(runs: Sequence[Run]) -> list[ContractResult]:
     """Each contract's detail for its sheet: the base settlement, then the first table
-    (the per-year settlement) and the warnings of each scenario."""
+    (the per-year settlement) and the warnings of each scenario; episodes of every
+    scenario, each with its scenario."""
     base, others = runs[0], runs[1:]
     details = []
     for position, result in enumerate(base.results):
         tables, warnings = list(result.tables), list(result.warnings)
+        episodes = _with_scenario(result.episodes, base.scenario)
         for run in others:
             scenario = run.results[position]
             tables += [Table(f"Scenario '{run.scenario}': {table.title}", table.frame,
                              table.kinds, table.note) for table in scenario.tables[:1]]
             warnings += [f"scenario '{run.scenario}': {w}" for w in scenario.warnings]
-        details.append(dataclasses.replace(result, tables=tables, warnings=warnings))
+            if episodes is not None and scenario.episodes is not None:
+                episodes = pd.concat([episodes, _with_scenario(scenario.episodes,
+                                                               run.scenario)],
+                                     ignore_index=True)
+        details.append(dataclasses.replace(result, tables=tables, warnings=warnings,
+                                           episodes=episodes))
     return details
+
+
+def _with_scenario(episodes: pd.DataFrame | None, scenario: str) -> pd.DataFrame | None:
+    """An episode list with the scenario it was settled under as its first column."""
+    return None if episodes is None else episodes.assign(scenario=scenario)[
+        ["scenario", *episodes.columns]]
 
 
 def spillover_frames(runs: Sequence[Run]) -> tuple[pd.DataFrame, pd.DataFrame]:

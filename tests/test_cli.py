@@ -148,7 +148,9 @@ def test_shipped_sample_runs_and_is_byte_identical(tmp_path):
     bundles = {r["contract"]: r for r in records if r["model"] == "bundled"}
     assert bundles["Care group diabetes bundle"]["provider_result"] == -4_206.52
     assert bundles["Hip replacement episodes"]["reconciliation"] == -5_022.33
-    assert len(list(workbook["Episodes"].iter_rows())) == 1 + 5
+    episodes = list(workbook["Episodes"].iter_rows(values_only=True))
+    assert episodes[0][:2] == ("scenario", "contract")
+    assert [row[0] for row in episodes[1:]] == ["base"] * 5 + ["dermatology to primary care"] * 5
     # The waterbed: the hospital-only contract under the dermatology scenario saves in
     # scope, spills over to GP care, and nets less than its savings in scope.
     spill_rows = list(workbook["Spillover"].iter_rows(values_only=True))
