@@ -93,7 +93,8 @@ def settle_cases(cases: pd.DataFrame, terms: Mapping[str, Any] | None = None,
     settled = pd.isna(status)
     outcome_text = pd.Series(result.outcome).map(OUTCOMES).to_numpy(dtype=object)
     cap_text = np.where(result.cap_bound != "", "; " + result.cap_bound + " reached", "")
-    status = np.where(settled, "ok; " + outcome_text + cap_text,
+    negative = np.where(expenditure < 0, "; expenditure is below 0: check the figures", "")
+    status = np.where(settled, "ok; " + outcome_text + cap_text + negative,
                       "not settled: " + status.astype(str))
     has_savings = ~np.isnan(benchmark) & ~np.isnan(expenditure)
     return pd.DataFrame({

@@ -224,3 +224,12 @@ def test_a_contracts_file_with_an_unknown_key_is_refused(tmp_path):
     assert ("contract 'D': unknown key 'minimum_saving_rate' (did you mean "
             "'minimum_savings_rate'?)") in result.output
     assert "unknown key 'bogus'" in result.output
+
+
+def test_a_negative_expenditure_is_settled_with_a_remark(tmp_path, terms):
+    cases = tmp_path / "cases.csv"
+    cases.write_text("benchmark,expenditure\n100,-5\n")
+    out = tmp_path / "out.csv"
+    assert run(cases, "--contract", terms, "-o", out).exit_code == 0
+    assert pd.read_csv(out)["status"].tolist()[0].endswith(
+        "; expenditure is below 0: check the figures")
