@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from funding_models.baseline import normalised_weights, trend_factors
+from funding_models.baseline import normalised_weights, trended_baseline
 from funding_models.episodes import build_episodes, episode_of_claims
 from funding_models.ledger import Ledger
 from funding_models.periods import contract_year
@@ -27,7 +27,7 @@ from funding_models.population_years import (
     settle_years,
     year_figures,
 )
-from funding_models.populations import PopulationError, population_of
+from funding_models.populations import PopulationError, population_of, segment_lines
 from funding_models.results import ContractResult, SummaryRow, Table, cents_to_units
 
 
@@ -176,7 +176,7 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     claims = ledger.claims
     usable = claims["enrolled"].to_numpy().copy()
     if terms.scope.segment is not None:
-        usable &= _in_segment(ledger, terms.scope.segment, claims["member"])
+        usable &= segment_lines(ledger, terms.scope.segment)
     codes = ledger.codes
     opening_years = [*terms.performance_years,
                      *(terms.baseline_years or [] if terms.price == "historical" else [])]
@@ -213,16 +213,6 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     })
 
 
-def _in_segment(ledger: Ledger, segment: str, member: pd.Series) -> np.ndarray:
-    if ledger.members is None or "segment" not in ledger.members:
-        raise PopulationError(f"scope.segment '{segment}' needs a members table with a "
-                              "segment column")
-    segments = ledger.members["segment"].astype("string").str.strip().str.casefold()
-    chosen = segments.index[(segments == segment.strip().casefold()).fillna(False)
-                            .to_numpy(dtype=bool)]
-    return member.isin(chosen).to_numpy()
-
-
 def _winsorised(episodes: pd.DataFrame, percentiles) -> pd.DataFrame:
     """Each episode's cost clipped to its year's percentiles (linear interpolation)."""
     cost = episodes["cost"].to_numpy(dtype=np.float64)
@@ -243,10 +233,9 @@ def _historical_episode_target(terms, episodes: pd.DataFrame, counts: dict[int, 
         raise NotSettled(f"no episodes in baseline year {', '.join(missing)} for a "
                          "historical price")
     means = episodes.groupby("year")["winsorised_cost"].mean()
-    weights = normalised_weights(terms.baseline_years, terms.baseline_weights)
-    baseline = (weights * means.loc[terms.baseline_years].to_numpy()
-                * trend_factors(terms.baseline_years, year, terms.trend)).sum()
-    return float(baseline * (1 - terms.discount))
+    baseline = trended_baseline(means.loc[terms.baseline_years].to_numpy(),
+                                terms.baseline_years, terms.baseline_weights, terms.trend, year)
+    return baseline * (1 - terms.discount)
 
 
 # -- both kinds ----------------------------------------------------------------------

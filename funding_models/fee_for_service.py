@@ -186,10 +186,8 @@ def _totals_in_segment(ledger: Ledger, segment: str | None) -> pd.DataFrame:
     """The ledger's care code totals, of the members of ``segment`` when one is named."""
     if segment is None:
         return ledger.care_code_totals
-    key = ("care_code_totals", segment)
-    if key not in ledger.cache:
-        ledger.cache[key] = care_code_totals(ledger.claims[segment_lines(ledger, segment)])
-    return ledger.cache[key]
+    return ledger.remember(("care_code_totals", segment), lambda: care_code_totals(
+        ledger.claims[segment_lines(ledger, segment)]))
 
 
 def _in_scope(domains: pd.Series, scope) -> np.ndarray:

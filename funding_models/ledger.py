@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -116,21 +117,27 @@ class Ledger:
         listed = np.append(np.asarray(categories.isin(list(values)), dtype=bool), False)
         return listed[getattr(self.codes, column)]  # code -1 reads the appended False
 
+    def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """``compute()``, worked out once per ledger for ``key`` and kept in :attr:`cache`."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
+
     def member_column(self, column: str) -> np.ndarray:
         """A column of the members table as an array indexed by member code (missing for
         members the table does not list: NaN, NaT or None)."""
-        key = ("member_column", column)
-        if key not in self.cache:
-            values = self.members[column]
-            kind = values.to_numpy().dtype
-            blank = (np.nan if kind.kind == "f" else np.datetime64("NaT") if kind.kind == "M"
-                     else None)
-            array = np.full(len(self.members.index.categories), blank,
-                            dtype=kind if kind.kind in "fM" else object)
-            array[self.members.index.codes] = (values.to_numpy() if kind.kind in "fM"
-                                               else values.astype(object).to_numpy())
-            self.cache[key] = array
-        return self.cache[key]
+        return self.remember(("member_column", column), lambda: self._by_member(column))
+
+    def _by_member(self, column: str) -> np.ndarray:
+        values = self.members[column]
+        kind = values.to_numpy().dtype
+        blank = (np.nan if kind.kind == "f" else np.datetime64("NaT") if kind.kind == "M"
+                 else None)
+        array = np.full(len(self.members.index.categories), blank,
+                        dtype=kind if kind.kind in "fM" else object)
+        array[self.members.index.codes] = (values.to_numpy() if kind.kind in "fM"
+                                           else values.astype(object).to_numpy())
+        return array
 
     @property
     def domains(self) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from funding_models.baseline import normalised_weights, trend_factors
+from funding_models.baseline import normalised_weights, trended_baseline
 from funding_models.ledger import Ledger
 from funding_models.populations import Population
 from funding_models.results import (
@@ -130,9 +130,8 @@ def baseline_pmpm(terms, ledger: Ledger, figures: dict[int, YearFigures], year: 
                              f"({ledger.years[0]}–{ledger.years[-1]})")
         if base not in figures:
             raise NotSettled(f"no members in the population in baseline year {base}")
-    pmpm = [figures[b].pmpm for b in terms.baseline_years]
-    weights = normalised_weights(terms.baseline_years, terms.baseline_weights)
-    return float((weights * pmpm * trend_factors(terms.baseline_years, year, terms.trend)).sum())
+    return trended_baseline([figures[b].pmpm for b in terms.baseline_years],
+                            terms.baseline_years, terms.baseline_weights, terms.trend, year)
 
 
 def round_cents(value: float) -> int:

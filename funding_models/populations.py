@@ -71,9 +71,7 @@ def population_of(ledger: Ledger, terms, truncate_at: float | None = None,
     key = ("population", tuple(terms.provider), _domains_key(terms.scope.domains),
            terms.scope.segment, terms.attribution, _domains_key(terms.attribution_domains),
            tuple(terms.carve_out_codes), truncate_at, condition)
-    if key not in ledger.cache:
-        ledger.cache[key] = _population_of(ledger, terms, truncate_at, condition)
-    return ledger.cache[key]
+    return ledger.remember(key, lambda: _population_of(ledger, terms, truncate_at, condition))
 
 
 def _domains_key(domains) -> object:
@@ -105,8 +103,10 @@ def _member_years(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
                          if terms.attribution == "plurality" else None)
     key = ("member_years", tuple(terms.provider), terms.scope.segment, terms.attribution,
            plurality_domains, condition)
-    if key in ledger.cache:
-        return ledger.cache[key]
+    return ledger.remember(key, lambda: _members_attributed(ledger, terms, condition))
+
+
+def _members_attributed(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
     if ledger.members is None or ledger.member_months is None:
         raise PopulationError(
             "needs a members table to form the population (a 'members' sheet in the claims "
@@ -117,8 +117,7 @@ def _member_years(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
     if condition is not None:
         months = months[_with_condition(ledger.members, condition, months["member"])]
     months = _attributed(ledger, terms, months)
-    ledger.cache[key] = months[["member", "year", "member_months"]].reset_index(drop=True)
-    return ledger.cache[key]
+    return months[["member", "year", "member_months"]].reset_index(drop=True)
 
 
 def segment_lines(ledger: Ledger, segment: str) -> np.ndarray:
@@ -194,10 +193,8 @@ def attributed_by_column(ledger: Ledger, member_years: pd.DataFrame) -> pd.DataF
     """
     if ledger.members is None:
         raise PopulationError("attribution needs a members table")
-    providers, grid = _attribution_grid(ledger)
-    keys = (member_years["member"].cat.codes.to_numpy().astype(np.int64) * len(ledger.years)
-            + member_years["year"].to_numpy() - ledger.years[0])
-    codes = grid[keys]
+    providers, grid = ledger.remember(("attribution_grid",), lambda: _attribution_grid(ledger))
+    codes = grid[member_year_keys(ledger, member_years)]
     names = np.append(providers.to_numpy(dtype=object), None)  # code -1: no provider
     return member_years[["member", "year"]].assign(provider=names[codes])
 
@@ -205,9 +202,7 @@ def attributed_by_column(ledger: Ledger, member_years: pd.DataFrame) -> pd.DataF
 def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
     """Every provider attributed to, and per member x year of the run the position of the
     member's provider among them (-1: none). The attribution table's rows override the
-    members' ``attributed_provider``. Built once per ledger."""
-    if "attribution_grid" in ledger.cache:
-        return ledger.cache["attribution_grid"]
+    members' ``attributed_provider``."""
     column = (ledger.members["attributed_provider"].astype("string").str.strip()
               if "attributed_provider" in ledger.members else None)
     if ledger.attribution is None and column is None:
@@ -238,7 +233,6 @@ def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
                  + rows["year"].to_numpy() - first)
         listed = providers.get_indexer(rows["provider"].astype(object).to_numpy())
         grid[slots] = np.where(listed >= 0, listed, grid[slots])
-    ledger.cache["attribution_grid"] = (providers, grid)
     return providers, grid
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from funding_models.baseline import normalised_weights
+from funding_models.baseline import trended_baseline
 from funding_models.ledger import Ledger
 from funding_models.population_years import (
     NotSettled,
@@ -134,8 +134,8 @@ def _risk_factor(terms, figures: dict[int, YearFigures], year: int) -> float:
     if missing:
         raise NotSettled(f"risk_adjustment: no member of the population has a risk_score "
                          f"in {', '.join(missing)}")
-    weights = normalised_weights(terms.baseline_years, terms.baseline_weights)
-    base = float((weights * [figures[b].risk_score for b in terms.baseline_years]).sum())
+    base = trended_baseline([figures[b].risk_score for b in terms.baseline_years],
+                            terms.baseline_years, terms.baseline_weights, 0.0, year)
     factor = figures[year].risk_score / base
     if terms.risk_cap is not None:
         factor = float(np.clip(factor, 1 - terms.risk_cap, 1 + terms.risk_cap))

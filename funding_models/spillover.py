@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from contracts.terms import Scope
-from funding_models.baseline import normalised_weights
+from funding_models.baseline import trended_baseline
 from funding_models.ledger import Ledger
 from funding_models.populations import PopulationError, population_of
 from funding_models.results import ContractResult, SummaryRow
@@ -72,7 +72,6 @@ def spillover_of(terms, ledger: Ledger, result: ContractResult) -> Spillover:
                       if settings and settings.comparison_segment else None)
     except PopulationError as exc:
         return _none(str(exc))
-    weights = normalised_weights(years, weights)
     domains = sorted(ledger.domains)
     rows, totals = [], []
     for row in result.rows:
@@ -165,12 +164,12 @@ def _domain_row(terms, spend, months, comparison, years, weights, year: int,
     Σ_b w_b · PMPM_b times the comparison's PMPM in t over its Σ_b w_b · PMPM_b.
     ``expected_pmpm`` is None where the comparison has no spend to compare with.
     """
-    baseline = float(sum(w * _pmpm(spend, months, b, domain) for w, b in zip(weights, years)))
+    pmpm = [_pmpm(spend, months, b, domain) for b in years]
+    baseline = trended_baseline(pmpm, years, weights, 0.0, year)
     if comparison is None:
         trend = (terms.spillover.trends.get(domain, terms.trend) if terms.spillover
                  else terms.trend)
-        expected_pmpm = float(sum(w * _pmpm(spend, months, b, domain) * (1 + trend) ** (year - b)
-                                  for w, b in zip(weights, years)))
+        expected_pmpm = trended_baseline(pmpm, years, weights, trend, year)
     else:
         expected_pmpm = _compared(baseline, comparison, years, weights, year, domain)
     expected = None if expected_pmpm is None else expected_pmpm * months[year]
@@ -188,8 +187,8 @@ def _compared(baseline: float, comparison, years, weights, year: int,
     comparison_spend, comparison_months = comparison
     if any(comparison_months.get(y, 0) <= 0 for y in (*years, year)):
         return None
-    before = sum(w * _pmpm(comparison_spend, comparison_months, b, domain)
-                 for w, b in zip(weights, years))
+    before = trended_baseline([_pmpm(comparison_spend, comparison_months, b, domain)
+                               for b in years], years, weights, 0.0, year)
     now = _pmpm(comparison_spend, comparison_months, year, domain)
     if before <= 0:
         return baseline if now == 0 and baseline == 0 else None
