@@ -52,15 +52,6 @@ def settle_contracts(contracts: Sequence, ledger: Ledger) -> list[ContractResult
     return [SETTLERS[terms.model](terms, ledger) for terms in contracts]
 
 
-class Unchanged(Exception):
-    """A scenario that selects no claims in a contract's years: the contract is settled on
-    the base ledger, and its rows say so."""
-
-    def __init__(self, message: str, base: Ledger):
-        super().__init__(message)
-        self.base = base
-
-
 @dataclass(frozen=True)
 class Run:
     """The contracts settled under one scenario (``base``: the claims as they are)."""
@@ -102,19 +93,22 @@ def compare(contracts: Sequence, ledger: Ledger, scenarios: Sequence = (),
         if progress is not None:
             progress(text, next(done) / total)
 
-    runs = [_run(BASE, contracts, lambda terms: ledger, step)]
+    runs = [_run(BASE, contracts, lambda terms: (ledger, ""), step)]
     for scenario in scenarios:
-        changed: dict[tuple[int, ...], Ledger] = {}
+        changed: dict[tuple[int, ...], tuple[Ledger, str]] = {}
 
-        def ledger_for(terms, scenario=scenario, changed=changed) -> Ledger:
+        def ledger_for(terms, scenario=scenario, changed=changed) -> tuple[Ledger, str]:
+            """The ledger a contract settles on under the scenario, and a note when the
+            scenario changes none of its claims (the base ledger then serves)."""
             years = tuple(y for y in terms.performance_years
                           if scenario.years is None or y in scenario.years)
             if years not in changed:
-                if not claims_changed(ledger, scenario, years):
-                    raise Unchanged(f"scenario '{scenario.name}' selects no claims in "
-                                    f"{', '.join(map(str, years)) or 'no year'}: settled "
-                                    "as the base", ledger)
-                changed[years] = apply_scenario(ledger, scenario, years)
+                if claims_changed(ledger, scenario, years):
+                    changed[years] = (apply_scenario(ledger, scenario, years), "")
+                else:
+                    changed[years] = (ledger, f"scenario '{scenario.name}' selects no "
+                                              f"claims in {', '.join(map(str, years)) or 'no year'}"
+                                              ": settled as the base")
             return changed[years]
 
         runs.append(_run(scenario.name, contracts, ledger_for, step))
@@ -126,16 +120,13 @@ def _run(name: str, contracts: Sequence, ledger_for: Callable,
     results, spillovers = [], []
     for number, terms in enumerate(contracts, 1):
         step(f"{name}: settling contract {number} of {len(contracts)} ({terms.name})")
-        note = ""
         try:
-            ledger = ledger_for(terms)
-        except Unchanged as exc:
-            ledger, note = exc.base, str(exc)
+            ledger, note = ledger_for(terms)
         except PopulationError as exc:
             result = not_settled_at_all(terms, f"scenario '{name}': {exc}")
             spillover = Spillover(pd.DataFrame(), pd.DataFrame(), str(exc))
-            ledger = None
-        if ledger is not None:
+            note = ""
+        else:
             result = SETTLERS[terms.model](terms, ledger)
             spillover = spillover_of(terms, ledger, result)
         rows = [dataclasses.replace(row, scenario=name,
