@@ -55,11 +55,12 @@ def apply_scenario(ledger: Ledger, scenario, years: Collection[int]) -> Ledger:
 
 
 def _matching(claims: pd.DataFrame, domain: str, care_codes, providers) -> np.ndarray:
-    chosen = (claims["domain"].astype(object) == domain).to_numpy().copy()
+    # Compared as categoricals: on their codes, not on a string per claim line.
+    chosen = (claims["domain"] == domain).to_numpy().copy()
     if care_codes:
-        chosen &= claims["care_code"].astype(object).isin(care_codes).to_numpy()
+        chosen &= claims["care_code"].isin(care_codes).to_numpy()
     if providers:
-        chosen &= claims["provider"].astype(object).isin(providers).to_numpy()
+        chosen &= claims["provider"].isin(providers).to_numpy()
     return chosen
 
 
