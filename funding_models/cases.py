@@ -130,11 +130,9 @@ def _resolve_terms(cases: pd.DataFrame, terms: dict[str, Any]) -> dict[str, np.n
         codes, _ = pd.factorize(pd.MultiIndex.from_frame(given.astype(str)))
     else:
         codes = np.zeros(len(cases), dtype=np.int64)
-    first_rows = pd.Series(np.arange(len(cases))).groupby(codes, sort=True).first()
-    combinations = [_combination(terms, given.iloc[row].to_dict() if columns else {})
-                    for row in first_rows.to_numpy()]
+    _, first_rows = np.unique(codes, return_index=True)  # one row per combination
+    combinations = [_combination(terms, given.iloc[row].to_dict()) for row in first_rows]
     fields = {name: np.array([c[name] for c in combinations], dtype=object)[codes]
-              if len(combinations) else np.array([], dtype=object)
               for name in _COMBINATION_FIELDS}
     resolved = {name: values.astype(np.float64) for name, values in fields.items()
                 if name not in ("problem", "msr_kind")}
