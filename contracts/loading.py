@@ -438,7 +438,8 @@ def _sharing_terms(terms: dict[str, Any], source: str, label: str, base_dir: Pat
     return terms
 
 
-def load_scenarios(path: str | Path, taken: Sequence[str] = ()) -> list[Scenario]:
+def load_scenarios(path: str | Path, taken: Sequence[str] = ()
+                   ) -> tuple[list[Scenario], str]:
     """Read scenarios from a file of their own (``fundcalc compare --scenario FILE``).
 
     Parameters
@@ -452,6 +453,8 @@ def load_scenarios(path: str | Path, taken: Sequence[str] = ()) -> list[Scenario
     Returns
     -------
     list of Scenario
+    str
+        The file's text, to show the scenarios as given.
 
     Raises
     ------
@@ -459,7 +462,7 @@ def load_scenarios(path: str | Path, taken: Sequence[str] = ()) -> list[Scenario
         Naming the file, the scenario and the key of every problem.
     """
     path = Path(path)
-    data, _ = read_terms_file(path)
+    data, text = read_terms_file(path)
     items = data["scenarios"] if isinstance(data, dict) and "scenarios" in data else data
     items = [items] if isinstance(items, dict) else items
     if not isinstance(items, list) or not items:
@@ -478,4 +481,4 @@ def load_scenarios(path: str | Path, taken: Sequence[str] = ()) -> list[Scenario
                  "scenario its own" for s in scenarios if names.count(s.name.casefold()) > 1]
     if problems:
         raise ContractsError(problems)
-    return scenarios
+    return scenarios, text

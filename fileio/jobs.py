@@ -84,8 +84,9 @@ def compare_files(paths: InputPaths, contracts_path: Path,
     contracts, terms_text = load_contracts(contracts_path)
     scenarios = list(contracts.scenarios)
     for path in scenario_paths:
-        scenarios += load_scenarios(path, taken=[s.name for s in scenarios])
-        terms_text += f"\n# --scenario {path}\n" + Path(path).read_text(encoding="utf-8")
+        more, text = load_scenarios(path, taken=[s.name for s in scenarios])
+        scenarios += more
+        terms_text += f"\n# --scenario {path}\n" + text
     report = progress or (lambda text: None)
     report("reading the input files")
     inputs = read_run_inputs(paths, contracts)
