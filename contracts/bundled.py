@@ -5,7 +5,14 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from contracts.terms import PopulationTerms, Rate, Terms, Text, check_historical
+from contracts.terms import (
+    PopulationTerms,
+    Rate,
+    Terms,
+    Text,
+    check_historical,
+    historical_or,
+)
 
 
 class ConditionBundle(Terms):
@@ -34,6 +41,12 @@ class EpisodeBundle(Terms):
 
 #: A bundle of either kind, told apart by ``kind``.
 Bundle = Annotated[Union[ConditionBundle, EpisodeBundle], Field(discriminator="kind")]
+
+
+def _positive_amount(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ValueError(f"must be an amount above 0 or 'historical' (got {value!r})")
+    return value
 
 
 class BundledTerms(PopulationTerms):
@@ -66,13 +79,7 @@ class BundledTerms(PopulationTerms):
     @field_validator("price", mode="before")
     @classmethod
     def _read_price(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if value.strip().lower() == "historical":
-                return "historical"
-            raise ValueError(f"must be an amount or 'historical' (got {value!r})")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError(f"must be an amount above 0 or 'historical' (got {value!r})")
-        return value
+        return historical_or(value, _positive_amount, "an amount or 'historical'")
 
     @model_validator(mode="after")
     def _terms_agree(self) -> BundledTerms:

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 from contracts.terms import (
     PopulationTerms,
     check_historical,
+    historical_or,
     Rate,
     Terms,
     amount_in,
@@ -85,12 +86,8 @@ class CapitationTerms(PopulationTerms):
     @field_validator("rate_pmpm", mode="before")
     @classmethod
     def _read_rate(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if value.strip().lower() == "historical":
-                return "historical"
-            raise ValueError(f"must be an amount, a map year -> amount, or 'historical' "
-                             f"(got {value!r})")
-        return amount_or_year_map(value)
+        return historical_or(value, amount_or_year_map,
+                             "an amount, a map year -> amount, or 'historical'")
 
     @field_validator("risk_corridors")
     @classmethod

@@ -78,6 +78,16 @@ def amount_in(amounts: float | dict[int, float] | None, year: int) -> float | No
     return amounts
 
 
+def historical_or(value: Any, read, shapes: str) -> Any:
+    """``'historical'`` (in any case) for a term that may be taken from the baseline years,
+    else ``read(value)``; other text is an error that names the ``shapes`` allowed."""
+    if isinstance(value, str):
+        if value.strip().lower() == "historical":
+            return "historical"
+        raise ValueError(f"must be {shapes} (got {value!r})")
+    return read(value)
+
+
 def check_historical(terms: BaseModel, key: str) -> None:
     """Raise the problem with ``key: historical`` (a figure from the baseline years, less
     ``discount``) in ``terms``, if there is one."""
