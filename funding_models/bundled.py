@@ -198,7 +198,8 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     count = len(found)
     cost = np.bincount(of_claim[placed], weights=codes.amount[in_scope][placed],
                        minlength=count)
-    lines = np.bincount(of_claim[placed], minlength=count)
+    lines = np.rint(np.bincount(of_claim[placed], weights=codes.lines[in_scope][placed],
+                                minlength=count)).astype(np.int64)
     first = found["first_trigger"].to_numpy()
     start = found["start_day"].to_numpy().astype("datetime64[D]")
     return pd.DataFrame({

@@ -30,7 +30,8 @@ class ClaimCodes:
     """The claims' keys as integer codes (-1: blank), line by line.
 
     ``member_year`` is ``member x number of years + year_index``; ``amount`` is in cents
-    as float64, exact for sums below 2**53 cents.
+    as float64, exact for sums below 2**53 cents; ``lines`` counts the claim lines of
+    each row (float64, for ``numpy.bincount`` weights).
     """
 
     member: np.ndarray
@@ -40,6 +41,7 @@ class ClaimCodes:
     provider: np.ndarray
     care_code: np.ndarray
     amount: np.ndarray
+    lines: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,8 @@ class Ledger:
     claims : pandas.DataFrame
         Accepted claim lines: ``member``, ``provider``, ``domain``, ``care_code``
         (categoricals), ``service_date``, ``year``, ``quantity``, ``amount`` (cents),
-        ``enrolled``.
+        ``enrolled``, ``lines`` (the claim lines a row stands for: 1, or more where
+        lines were summed before, see :func:`assemble_ledger`).
     members : pandas.DataFrame or None
         The members table indexed by ``member`` (categorical), or None when not given.
     member_months : pandas.DataFrame or None
@@ -86,7 +89,7 @@ class Ledger:
         """Amount (cents) and lines per member x year x domain x provider x enrolled."""
         keys = ["member", "year", "domain", "provider", "enrolled"]
         return (self.claims.groupby(keys, observed=True, sort=True)
-                .agg(amount=("amount", "sum"), lines=("amount", "size"))
+                .agg(amount=("amount", "sum"), lines=("lines", "sum"))
                 .reset_index())
 
     @cached_property
@@ -108,6 +111,7 @@ class Ledger:
             provider=claims["provider"].cat.codes.to_numpy(),
             care_code=claims["care_code"].cat.codes.to_numpy(),
             amount=claims["amount"].to_numpy().astype(np.float64),
+            lines=claims["lines"].to_numpy().astype(np.float64),
         )
 
     def among(self, column: str, values) -> np.ndarray:
@@ -157,12 +161,12 @@ def care_code_totals(claims: pd.DataFrame) -> pd.DataFrame:
     correction line (negative amount) is priced negative.
     """
     signed = np.where(claims["amount"].to_numpy() < 0, -1.0, 1.0) * claims["quantity"].to_numpy()
-    frame = claims[["provider", "year", "domain", "care_code", "amount"]].assign(
+    frame = claims[["provider", "year", "domain", "care_code", "amount", "lines"]].assign(
         priced_quantity=signed)
     return (frame.groupby(["provider", "year", "domain", "care_code"], observed=True,
                           sort=True, dropna=False)
             .agg(amount=("amount", "sum"), priced_quantity=("priced_quantity", "sum"),
-                 lines=("amount", "size"))
+                 lines=("lines", "sum"))
             .reset_index())
 
 
@@ -191,57 +195,84 @@ def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
     if claims.empty:
         raise ValueError("no accepted claim lines: nothing to settle")
     dates = claims["service_date"].to_numpy().astype("datetime64[D]")
-    years_of_claims = contract_year(dates, year_start_month)
-    years = tuple(range(int(years_of_claims.min()), int(years_of_claims.max()) + 1))
-
-    member = _category(claims["member_id"])
+    member = id_categorical(claims["member_id"])
     if members is not None:
-        member = _category(claims["member_id"], pd.Index(member.categories).union(
+        member = id_categorical(claims["member_id"], pd.Index(member.categories).union(
             pd.Index(members["member_id"].astype(str).unique(), dtype=object)))
-    member = pd.Series(member, index=claims.index)
-    member_type = member.dtype
-    ledger_claims = pd.DataFrame({
-        "member": member,
-        "provider": _category(claims["provider_id"]),
-        "domain": _category(claims["domain"]),
-        "care_code": _category(claims["care_code"]),
+    enrolled = (np.ones(len(claims), dtype=bool) if members is None
+                else enrolled_lines(member, dates, members, enrollment))
+    lines = pd.DataFrame({
+        "member": pd.Series(member, index=claims.index),
+        "provider": id_categorical(claims["provider_id"]),
+        "domain": id_categorical(claims["domain"]),
+        "care_code": id_categorical(claims["care_code"]),
         "service_date": dates,
-        "year": years_of_claims.astype(np.int64),
+        "year": contract_year(dates, year_start_month).astype(np.int64),
         "quantity": claims["quantity"].to_numpy(dtype=np.float64),
         "amount": claims["amount"].to_numpy(dtype=np.int64),
+        "enrolled": enrolled,
+        "lines": np.ones(len(claims), dtype=np.int32),
     })
+    return assemble_ledger(lines, members=members, enrollment=enrollment,
+                           attribution=attribution, fee_schedule=fee_schedule,
+                           year_start_month=year_start_month,
+                           member_months_convention=member_months_convention)
 
+
+def assemble_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
+                    enrollment: pd.DataFrame | None = None,
+                    attribution: pd.DataFrame | None = None,
+                    fee_schedule: pd.DataFrame | None = None, year_start_month: int = 1,
+                    member_months_convention: str = "any_day") -> Ledger:
+    """A :class:`Ledger` on claims already keyed for it: the member, year and enrollment
+    of each row worked out, lines that share them possibly summed into one row.
+
+    Parameters
+    ----------
+    claims : pandas.DataFrame
+        The :attr:`Ledger.claims` columns. ``member`` must list every member of
+        ``members`` among its categories. A row may stand for several claim lines of one
+        member, year, provider, domain, care code, enrollment and sign of the amount
+        (``lines`` of them, ``amount`` and ``quantity`` summed, ``service_date`` the
+        latest); an episode needs its members' claims one line a row.
+    members, enrollment, attribution, fee_schedule, year_start_month, member_months_convention
+        As for :func:`build_ledger`.
+
+    Returns
+    -------
+    Ledger
+    """
+    year = claims["year"].to_numpy()
+    years = tuple(range(int(year.min()), int(year.max()) + 1))
+    member_type = claims["member"].dtype
     members_frame = months = attributed = None
-    enrolled = np.ones(len(ledger_claims), dtype=bool)
     if members is not None:
         members_frame = members.drop(columns=[c for c in members if c.startswith("_")]).assign(
             member=members["member_id"].astype(str).astype(member_type)).set_index("member")
-        span_member, span_start, span_end = _enrollment_spans(
-            members, enrollment, member_type, year_bounds(np.array(years), year_start_month))
-        months = member_months(span_member, span_start, span_end, np.array(years),
+        span_member, span_start, span_end = enrollment_spans(members, enrollment, member_type)
+        first, last = year_bounds(np.array(years), year_start_month)
+        months = member_months(span_member, _filled(span_start, first.min()),
+                               _filled(span_end, last.max()), np.array(years),
                                member_months_convention, year_start_month)
         months["member"] = pd.Categorical.from_codes(months["member"], dtype=member_type)
-        enrolled = enrolled_on(member.cat.codes.to_numpy(), dates, span_member, span_start, span_end)
         if attribution is not None:
             attributed = pd.DataFrame({
                 "member": attribution["member_id"].astype(str).astype(member_type),
                 "year": attribution["year"].to_numpy(dtype=np.int64),
                 "provider": attribution["provider_id"].astype(str).to_numpy(dtype=object),
             })
-    ledger_claims["enrolled"] = enrolled
-
     tariffs = None
     if fee_schedule is not None:
         tariffs = pd.Series(fee_schedule["tariff"].to_numpy(dtype=np.int64),
                             index=fee_schedule["care_code"].astype(str).to_numpy(), name="tariff")
-    return Ledger(years, year_start_month, member_months_convention, ledger_claims,
+    return Ledger(years, year_start_month, member_months_convention, claims,
                   members_frame, months, attributed, tariffs)
 
 
-def _category(values: pd.Series, categories: pd.Index | None = None) -> pd.Categorical:
+def id_categorical(values: pd.Series, categories: pd.Index | None = None) -> pd.Categorical:
     """Text ids as a categorical (default: sorted categories), encoded once by Arrow.
 
-    Blank ids get code -1. ``categories`` must hold every id in ``values``.
+    Blank ids, and ids that ``categories`` does not list, get code -1.
     """
     text = pa.array(values.astype("string[pyarrow]").array)
     if isinstance(text, pa.ChunkedArray):
@@ -256,15 +287,40 @@ def _category(values: pd.Series, categories: pd.Index | None = None) -> pd.Categ
     return pd.Categorical.from_codes(to_code[positions], categories=categories)
 
 
-def _enrollment_spans(members: pd.DataFrame, enrollment: pd.DataFrame | None,
-                      member_type: pd.CategoricalDtype, run: tuple[np.ndarray, np.ndarray]
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Member codes and filled span bounds: blank start = start of data, blank end = open."""
+def enrolled_lines(member: pd.Categorical, dates: np.ndarray, members: pd.DataFrame,
+                   enrollment: pd.DataFrame | None) -> np.ndarray:
+    """Per claim line, whether its date falls within one of its member's enrollment
+    spans (a blank bound is open). Members with code -1 are not enrolled.
+
+    Parameters
+    ----------
+    member : pandas.Categorical
+        The lines' members.
+    dates : numpy.ndarray of datetime64[D]
+        The lines' service dates.
+    members, enrollment : pandas.DataFrame
+        The accepted members rows, and the enrollment rows that replace their spans.
+    """
+    span_member, span_start, span_end = enrollment_spans(members, enrollment, member.dtype)
+    return enrolled_on(member.codes.astype(np.int64), dates, span_member,
+                       _filled(span_start, _EARLIEST), _filled(span_end, _LATEST))
+
+
+#: Bounds beyond every accepted date (1900–2199) that stand for a blank (open) one.
+_EARLIEST, _LATEST = np.datetime64("1800-01-01", "D"), np.datetime64("2300-12-31", "D")
+
+
+def _filled(bounds: np.ndarray, blank: np.datetime64) -> np.ndarray:
+    return np.where(np.isnat(bounds), blank, bounds)
+
+
+def enrollment_spans(members: pd.DataFrame, enrollment: pd.DataFrame | None,
+                     member_type: pd.CategoricalDtype
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Member codes and span bounds (NaT where blank) of the enrollment table, else of
+    the members table."""
     source = enrollment if enrollment is not None else members
-    run_first, run_last = run[0].min(), run[1].max()
     start = source["enrollment_start"].to_numpy().astype("datetime64[D]")
     end = source["enrollment_end"].to_numpy().astype("datetime64[D]")
-    start = np.where(np.isnat(start), run_first, start)
-    end = np.where(np.isnat(end), run_last, end)
     codes = source["member_id"].astype(str).astype(member_type).cat.codes.to_numpy()
     return codes, start, end

@@ -305,7 +305,8 @@ def _detail(claims: pd.DataFrame, codes, chosen: np.ndarray, first_year: int) ->
              + codes.provider[chosen])
     size = (int(codes.year_index.max()) + 1) * domains * providers
     totals = np.bincount(group, weights=codes.amount[chosen], minlength=size)
-    lines = np.bincount(group, minlength=size)
+    lines = np.rint(np.bincount(group, weights=codes.lines[chosen], minlength=size)
+                    ).astype(np.int64)
     present = np.flatnonzero(lines)
     year, rest = np.divmod(present, domains * providers)
     domain, provider = np.divmod(rest, providers)

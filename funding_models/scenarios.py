@@ -117,4 +117,4 @@ def claims_changed(ledger: Ledger, scenario, years: Collection[int]) -> int:
     selected = np.zeros(len(claims), dtype=bool)
     for change in [*(s.from_ for s in scenario.shift or []), *(scenario.growth or [])]:
         selected |= _matching(claims, change.domain, change.care_codes, change.provider)
-    return int((selected & in_years).sum())
+    return int(claims["lines"].to_numpy()[selected & in_years].sum())
