@@ -85,21 +85,9 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
         file_kind(path)
     sheets = {p: workbook_sheets(p) for p in claim_paths if file_kind(p) == "xlsx"}
 
-    raws: dict[str, list[RawTable]] = {"claims": [read_table(p, CLAIMS, options.rename)
-                                                  for p in claim_paths]}
-    for spec in OPTIONAL_TABLES:
-        given = explicit[spec.name]
-        if given is not None:
-            raws[spec.name] = [read_table(Path(given), spec, options.rename,
-                                          sheet=_named_or_only_sheet(Path(given), spec))]
-        else:
-            raws[spec.name] = [read_table(p, spec, options.rename) for p, names in sheets.items()
-                               if spec.name in {normalise_header(n) for n in names}]
-
-    parsed = {name: _parse_all(parts, TABLE_SPECS[name], options) for name, parts in raws.items()
-              if parts}
-    _apply_cross_row_rules(parsed)
-    reports, rejected = _reconcile(parsed, raws)
+    raws = {"claims": [read_table(p, CLAIMS, options.rename) for p in claim_paths],
+            **optional_tables(explicit, sheets, options)}
+    parsed, reports, rejected = validate_tables(raws, options)
     files = list(dict.fromkeys([*claim_paths, *(Path(p) for p in explicit.values() if p)]))
     return Inputs(
         claims=validation.accepted(parsed["claims"]),
@@ -111,6 +99,42 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
         rejected=rejected,
         files=files,
     )
+
+
+def optional_tables(explicit: dict[str, Path | None], sheets: dict[Path, list[str]],
+                    options: ReadOptions) -> dict[str, list[RawTable]]:
+    """Read the members, fee schedule, enrollment and attribution tables: from the path
+    given for each, else from the sheets of that name in the claims workbooks."""
+    raws = {}
+    for spec in OPTIONAL_TABLES:
+        given = explicit.get(spec.name)
+        if given is not None:
+            raws[spec.name] = [read_table(Path(given), spec, options.rename,
+                                          sheet=_named_or_only_sheet(Path(given), spec))]
+        else:
+            raws[spec.name] = [read_table(p, spec, options.rename) for p, names in sheets.items()
+                               if spec.name in {normalise_header(n) for n in names}]
+    return {name: parts for name, parts in raws.items() if parts}
+
+
+def validate_tables(raws: dict[str, list[RawTable]], options: ReadOptions
+                    ) -> tuple[dict[str, validation.ParsedTable], list[InputFileReport],
+                               pd.DataFrame]:
+    """Parse every table's cells, apply the rules across rows and tables, and reconcile.
+
+    Returns
+    -------
+    parsed : dict of str to ParsedTable
+        Per table, its rows (all files) with the reason for each rejected one.
+    reports : list of InputFileReport
+        One per table and file.
+    rejected : pandas.DataFrame
+        Every rejected row, as :data:`REJECTED_COLUMNS`.
+    """
+    parsed = {name: _parse_all(parts, TABLE_SPECS[name], options) for name, parts in raws.items()}
+    _apply_cross_row_rules(parsed)
+    reports, rejected = _reconcile(parsed, raws)
+    return parsed, reports, rejected
 
 
 def _named_or_only_sheet(path: Path, spec: TableSpec) -> str | None:

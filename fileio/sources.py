@@ -16,6 +16,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -375,6 +376,50 @@ def _renumber_around(rows: np.ndarray, skipped: list[int | None]) -> np.ndarray:
 
 def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool
                   ) -> RawTable:
+    names, found = _parquet_columns(path, spec, rename)
+    try:
+        table = pq.read_table(path, columns=None if all_columns
+                              else [names[found[n]] for n in found])
+    except (pa.ArrowInvalid, OSError) as error:
+        raise InputError(f"{path}: cannot read the Parquet file ({_first_line(error)}).") from None
+    columns = {n: table.column(names[found[n]]) for n in found}
+    rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    as_given = (list(zip(_headers_as_given(names),
+                         (c.combine_chunks() for c in table.columns)))
+                if all_columns else None)
+    columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
+    return RawTable(str(path), "", columns, rows, blank, as_given=as_given)
+
+
+def parquet_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_rows: int
+                    ) -> Iterator[RawTable]:
+    """Read ``spec``'s columns of a Parquet file a batch of about ``batch_rows`` rows at a
+    time, for files larger than memory; rows are numbered as :func:`read_table` numbers
+    them.
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or lacks a required column.
+    """
+    names, found = _parquet_columns(path, spec, rename)
+    first_row = 1
+    try:
+        batches = pq.ParquetFile(path).iter_batches(
+            batch_size=batch_rows, columns=[names[found[n]] for n in found])
+        for batch in batches:
+            columns = {n: batch.column(names[found[n]]) for n in found}
+            rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
+            first_row += batch.num_rows
+            columns, rows, blank, _ = _drop_blank_rows(columns, rows)
+            yield RawTable(str(path), "", columns, rows, blank)
+    except (pa.ArrowInvalid, OSError) as error:
+        raise InputError(f"{path}: cannot read the Parquet file ({_first_line(error)}).") from None
+
+
+def _parquet_columns(path: Path, spec: TableSpec, rename: dict[str, str]
+                     ) -> tuple[list[str], dict[str, int]]:
+    """The file's column names, and the position of each of ``spec``'s columns."""
     try:
         schema = pq.read_schema(path)
     except (pa.ArrowInvalid, OSError) as error:
@@ -384,15 +429,4 @@ def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str], all_colum
         _require(found, spec, list(schema.names))
     except InputError as error:
         raise _in_context(str(path), error) from None
-    try:
-        table = pq.read_table(path, columns=None if all_columns
-                              else [schema.names[found[n]] for n in found])
-    except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(f"{path}: cannot read the Parquet file ({_first_line(error)}).") from None
-    columns = {n: table.column(schema.names[found[n]]) for n in found}
-    rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
-    as_given = (list(zip(_headers_as_given(schema.names),
-                         (c.combine_chunks() for c in table.columns)))
-                if all_columns else None)
-    columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
-    return RawTable(str(path), "", columns, rows, blank, as_given=as_given)
+    return list(schema.names), found

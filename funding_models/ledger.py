@@ -195,10 +195,7 @@ def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
     if claims.empty:
         raise ValueError("no accepted claim lines: nothing to settle")
     dates = claims["service_date"].to_numpy().astype("datetime64[D]")
-    member = id_categorical(claims["member_id"])
-    if members is not None:
-        member = id_categorical(claims["member_id"], pd.Index(member.categories).union(
-            pd.Index(members["member_id"].astype(str).unique(), dtype=object)))
+    member = member_categorical(claims["member_id"], members)
     enrolled = (np.ones(len(claims), dtype=bool) if members is None
                 else enrolled_lines(member, dates, members, enrollment))
     lines = pd.DataFrame({
@@ -269,12 +266,25 @@ def assemble_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None
                   members_frame, months, attributed, tariffs)
 
 
-def id_categorical(values: pd.Series, categories: pd.Index | None = None) -> pd.Categorical:
+def member_categorical(values: pd.Series | pa.ChunkedArray, members: pd.DataFrame | None
+                       ) -> pd.Categorical:
+    """The claims' member ids as a categorical whose sorted categories also list every
+    member of the members table (when given)."""
+    member = id_categorical(values)
+    if members is None:
+        return member
+    return id_categorical(values, pd.Index(member.categories).union(
+        pd.Index(members["member_id"].astype(str).unique(), dtype=object)))
+
+
+def id_categorical(values: pd.Series | pa.ChunkedArray, categories: pd.Index | None = None
+                   ) -> pd.Categorical:
     """Text ids as a categorical (default: sorted categories), encoded once by Arrow.
 
     Blank ids, and ids that ``categories`` does not list, get code -1.
     """
-    text = pa.array(values.astype("string[pyarrow]").array)
+    text = (values.cast(pa.string()) if isinstance(values, (pa.Array, pa.ChunkedArray))
+            else pa.array(values.astype("string[pyarrow]").array))
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     encoded = text.dictionary_encode()

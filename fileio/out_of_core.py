@@ -1,0 +1,375 @@
+"""Claims larger than memory: read a batch at a time, checked by the same rules, summed
+by DuckDB within a memory limit.
+
+The claim lines are read from Parquet files a batch at a time and parsed by the rules of
+the in-memory path (:mod:`fileio.validation`). Each line that parses gets its contract
+year and whether it falls within its member's enrollment, and goes to a DuckDB table on
+disk. The rules that look across all lines (repeated claim keys, then members missing
+from the members table) and the sums run in DuckDB, which spills to disk beyond its
+memory limit. What comes back is the ledger's rows: the accepted lines summed per member,
+contract year, provider, domain, care code, enrollment and sign of the amount — except the
+lines of members with an episode trigger code, which stay one line a row for the episode
+windows. Memory then grows with members, not with claim lines.
+
+Every row is still accepted or rejected with a reason, and rows and cents reconcile per
+file. The SQL is plain enough to run on a cluster engine (Spark SQL) unchanged but for the
+table names; README "Larger than memory" says how.
+"""
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from fileio import validation
+from fileio.errors import InputError
+from fileio.inputs import ReadOptions, optional_tables, validate_tables
+from fileio.sources import check_readable, file_sha256, parquet_batches
+from fileio.tables import CLAIMS
+from funding_models.ledger import (Ledger, assemble_ledger, enrolled_lines, id_categorical,
+                                   member_categorical)
+from funding_models.periods import contract_year
+from funding_models.results import REJECTED_COLUMNS, InputFileReport
+
+#: The claim columns kept per line, in the table's order: every column of the claims
+#: table (an exact copy is one equal in all of them), then where the line came from and
+#: what the ledger needs.
+_LINE_COLUMNS = (*(c.name for c in CLAIMS.columns), "_file", "_row", "year", "enrolled")
+
+_CREATE_LINES = """
+CREATE TABLE lines (
+    claim_id VARCHAR, line VARCHAR, member_id VARCHAR, provider_id VARCHAR,
+    service_date DATE, domain VARCHAR, care_code VARCHAR, quantity DOUBLE, amount BIGINT,
+    paid_date DATE, _file INTEGER, _row BIGINT, year INTEGER, enrolled BOOLEAN)
+"""
+
+#: Lines whose claim key (claim_id, line) another line shares.
+_REPEATED_KEYS = """
+SELECT lines.* FROM lines SEMI JOIN (
+    SELECT claim_id, line FROM lines GROUP BY claim_id, line HAVING count(*) > 1
+) repeated USING (claim_id, line)
+ORDER BY _file, _row
+"""
+
+#: Whether claim line ``a`` matches selection ``s`` (a blank selection column: any).
+_MATCHES = """(s.domain IS NULL OR s.domain = a.domain)
+    AND (s.care_code IS NULL OR s.care_code = a.care_code)
+    AND (s.provider IS NULL OR s.provider = a.provider_id)"""
+
+#: The ledger's rows: lines summed, but one line a row where summing would change a
+#: result — every line of a member who may open an episode, and the lines a scenario
+#: changes (each is rounded to the cent on its own). Ordered, so that the same lines
+#: give the same rows.
+_LEDGER_ROWS = f"""
+WITH opening AS (
+    SELECT DISTINCT member_id FROM accepted a SEMI JOIN opening_selections s ON {_MATCHES}
+), marked AS (
+    SELECT a.*, member_id IN (SELECT member_id FROM opening)
+                OR EXISTS (SELECT 1 FROM line_selections s WHERE {_MATCHES}) AS single
+    FROM accepted a
+), summed AS (
+    SELECT member_id, provider_id, domain, care_code, year, enrolled,
+           max(service_date) AS service_date, sum(quantity) AS quantity,
+           sum(amount)::BIGINT AS amount, count(*)::INTEGER AS lines
+    FROM marked WHERE NOT single
+    GROUP BY member_id, provider_id, domain, care_code, year, enrolled, amount < 0
+), single AS (
+    SELECT member_id, provider_id, domain, care_code, year, enrolled, service_date,
+           quantity, amount, 1 AS lines
+    FROM marked WHERE single
+)
+SELECT * FROM (SELECT * FROM summed UNION ALL SELECT * FROM single)
+ORDER BY member_id, year, provider_id, domain, care_code NULLS FIRST, enrolled,
+         service_date, amount, quantity
+"""
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Claim lines by domain, care code and provider; None matches any."""
+
+    domain: str | None = None
+    care_code: str | None = None
+    provider: str | None = None
+
+
+@dataclass(frozen=True)
+class LineByLine:
+    """Which claim lines the ledger must keep one a row.
+
+    Attributes
+    ----------
+    opening : tuple of Selection
+        Lines that may open an episode: every line of their members is kept.
+    changed : tuple of Selection
+        Lines that a scenario changes.
+    """
+
+    opening: tuple[Selection, ...] = ()
+    changed: tuple[Selection, ...] = ()
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How the out-of-core engine runs.
+
+    Attributes
+    ----------
+    memory_limit : str
+        DuckDB's memory limit, such as ``1GB``; beyond it, work spills to disk.
+    batch_rows : int
+        Claim lines parsed at a time.
+    temp_dir : Path or None
+        Where the lines table and spills go (default: the system's temporary folder). It
+        needs room for about the claims files' size again.
+    """
+
+    memory_limit: str = "1GB"
+    batch_rows: int = 1_000_000
+    temp_dir: Path | None = None
+
+
+@dataclass
+class LargeInputs:
+    """What the out-of-core read gives: the ledger, and per file the reconciliation and
+    the rejected rows (as :class:`fileio.inputs.Inputs` gives them)."""
+
+    ledger: Ledger
+    reports: list[InputFileReport]
+    rejected: pd.DataFrame
+
+
+def claims_files(paths: Sequence[Path]) -> list[Path]:
+    """The Parquet files of the claims: each file given, and the ``.parquet`` files of
+    each folder given (sorted by name).
+
+    Raises
+    ------
+    InputError
+        For a file that is not Parquet, or a folder without Parquet files.
+    """
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".parquet")
+            if not found:
+                raise InputError(f"{path}: a folder without .parquet files; the out-of-core "
+                                 "engine reads claims from Parquet.")
+            files += found
+        elif path.suffix.lower() != ".parquet":
+            raise InputError(f"{path}: the out-of-core engine reads claims from Parquet "
+                             "files (convert the file, or run without --engine duckdb).")
+        else:
+            check_readable(path)
+            files.append(path)
+    return list(dict.fromkeys(files))
+
+
+def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
+                      options: ReadOptions, *, year_start_month: int,
+                      member_months_convention: str, line_by_line: LineByLine = LineByLine(),
+                      engine: EngineOptions = EngineOptions(),
+                      progress: Callable[[str], None] = lambda text: None) -> LargeInputs:
+    """Read, check and sum claims that need not fit in memory, into a ledger.
+
+    Parameters
+    ----------
+    claims : sequence of Path
+        Parquet files, or folders of them.
+    tables : dict
+        Path (or None) of the ``members``, ``fee_schedule``, ``enrollment`` and
+        ``attribution`` tables; these are read in memory.
+    options : ReadOptions
+        The contracts file's reading settings.
+    year_start_month, member_months_convention
+        As for :func:`funding_models.ledger.build_ledger`.
+    line_by_line : LineByLine
+        The lines to keep one a row (the rest are summed).
+    engine : EngineOptions
+    progress : callable
+        Called with a short text at each step.
+
+    Raises
+    ------
+    InputError
+        When a file cannot be read, or no claim line is accepted.
+    """
+    import duckdb
+
+    files = claims_files(claims)
+    for path in (p for p in tables.values() if p is not None):
+        check_readable(Path(path))
+    parsed, reports, rejected = validate_tables(optional_tables(tables, {}, options), options)
+    members = validation.accepted(parsed["members"]) if "members" in parsed else None
+    enrollment = validation.accepted(parsed["enrollment"]) if "enrollment" in parsed else None
+    with tempfile.TemporaryDirectory(prefix="fundcalc-", dir=engine.temp_dir) as folder:
+        connection = duckdb.connect(str(Path(folder) / "claims.duckdb"), config={
+            "memory_limit": engine.memory_limit, "temp_directory": folder,
+            "preserve_insertion_order": False})
+        try:
+            counts, parse_rejects = _load_lines(connection, files, options, members,
+                                                enrollment, year_start_month, engine, progress)
+            progress("checking claim keys and members")
+            set_aside = _cross_row_rejects(connection, files, members)
+            progress("summing the claim lines")
+            rows = _ledger_rows(connection, line_by_line)
+            accepted = _accepted_per_file(connection)
+        finally:
+            connection.close()
+    claim_reports = [_claims_report(path, i, counts[i], accepted) for i, path in enumerate(files)]
+    claim_rejects = pd.concat([*parse_rejects, *set_aside], ignore_index=True)
+    if not len(rows):
+        raise InputError("no accepted claim lines: nothing to settle (see the rejected rows).")
+    ledger = assemble_ledger(
+        _ledger_frame(rows, members), members=members, enrollment=enrollment,
+        attribution=(validation.accepted(parsed["attribution"]) if "attribution" in parsed
+                     else None),
+        fee_schedule=(validation.accepted(parsed["fee_schedule"]) if "fee_schedule" in parsed
+                      else None),
+        year_start_month=year_start_month, member_months_convention=member_months_convention)
+    all_rejects = pd.concat([_sorted_rejects(claim_rejects, files), rejected], ignore_index=True)
+    all_rejects["row"] = pd.array(all_rejects["row"], dtype="Int64")
+    return LargeInputs(ledger, claim_reports + reports, all_rejects)
+
+
+def _load_lines(connection, files: list[Path], options: ReadOptions,
+                members: pd.DataFrame | None, enrollment: pd.DataFrame | None,
+                year_start_month: int, engine: EngineOptions, progress
+                ) -> tuple[list[dict], list[pd.DataFrame]]:
+    """Parse every batch; put the lines that parse into the ``lines`` table. Returns per
+    file the rows, amount and blank rows read, and the rows rejected while parsing."""
+    connection.execute(_CREATE_LINES)
+    known = None if members is None else pd.Index(members["member_id"].astype(str).unique(),
+                                                  dtype=object)
+    counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
+    rejects = []
+    for index, path in enumerate(files):
+        for raw in parquet_batches(path, CLAIMS, options.rename, engine.batch_rows):
+            table = validation.parse_raw(raw, CLAIMS, decimal_comma=options.decimal_comma,
+                                         date_format=options.date_format)
+            counts[index]["rows"] += len(raw.rows)
+            counts[index]["amount"] += int(table.amount_cents.sum())
+            counts[index]["blank"] += raw.blank_rows
+            ok = table.ok
+            if not ok.all():
+                rejects.append(validation.rejected(table))
+            batch = _keyed_lines(table.frame.loc[ok], index, known, members, enrollment,
+                                 year_start_month)
+            connection.register("batch", batch)
+            connection.execute("INSERT INTO lines BY NAME SELECT * FROM batch")
+            connection.unregister("batch")
+            progress(f"reading {path.name}: {counts[index]['rows']:,} lines")
+    return counts, rejects
+
+
+def _keyed_lines(frame: pd.DataFrame, file_index: int, known: pd.Index | None,
+                 members: pd.DataFrame | None, enrollment: pd.DataFrame | None,
+                 year_start_month: int) -> pa.Table:
+    """The lines of one batch as an Arrow table, with contract year and enrollment."""
+    dates = frame["service_date"].to_numpy().astype("datetime64[D]")
+    if members is None:
+        enrolled = np.ones(len(frame), dtype=bool)
+    else:  # members missing from the table get code -1: not enrolled (and rejected later)
+        enrolled = enrolled_lines(id_categorical(frame["member_id"], known), dates, members,
+                                  enrollment)
+    columns = {name: frame[name] for name in _LINE_COLUMNS[:-4]}
+    columns.update(service_date=dates, paid_date=frame["paid_date"].to_numpy()
+                   .astype("datetime64[D]"), _file=np.full(len(frame), file_index, np.int32),
+                   _row=frame["_row"].to_numpy(), year=contract_year(dates, year_start_month)
+                   .astype(np.int32), enrolled=enrolled)
+    return pa.table({name: pa.array(columns[name]) for name in _LINE_COLUMNS})
+
+
+def _cross_row_rejects(connection, files: list[Path], members: pd.DataFrame | None
+                       ) -> list[pd.DataFrame]:
+    """Apply the rules across lines: repeated claim keys, then members missing from the
+    members table. Registers the rejected lines as ``set_aside`` (``_file``, ``_row``)
+    and returns them as rejected rows."""
+    rejects = [_rejected_by(connection.sql(_REPEATED_KEYS).df(), files,
+                            validation.reject_repeated_keys)]
+    connection.register("set_aside", _positions(rejects[0], files))
+    if members is not None:
+        known = pa.table({"member_id": pa.array(members["member_id"].astype(str).unique())})
+        connection.register("known", known)
+        unknown = connection.sql("SELECT lines.* FROM lines ANTI JOIN known USING (member_id) "
+                                 "ANTI JOIN set_aside USING (_file, _row) ORDER BY _file, _row")
+        rejects.append(_rejected_by(unknown.df(), files,
+                                    lambda table: validation.reject_unknown_members(
+                                        table, members["member_id"])))
+        connection.unregister("set_aside")
+        connection.register("set_aside", _positions(pd.concat(rejects), files))
+    connection.execute("CREATE VIEW accepted AS SELECT * FROM lines "
+                       "ANTI JOIN set_aside USING (_file, _row)")
+    return rejects
+
+
+def _rejected_by(lines: pd.DataFrame, files: list[Path], rule) -> pd.DataFrame:
+    """The lines that ``rule`` (a function of a ParsedTable) rejects, as rejected rows."""
+    n = len(lines)
+    frame = lines.assign(
+        _file=pd.Categorical.from_codes(lines["_file"].to_numpy(dtype=np.int64),
+                                        [str(p) for p in files]),
+        _sheet=pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [""]))
+    table = validation.ParsedTable(CLAIMS, frame, *(np.full(n, None, dtype=object)
+                                                    for _ in range(3)), None)
+    rule(table)
+    return validation.rejected(table)
+
+
+def _positions(rejects: pd.DataFrame, files: list[Path]) -> pa.Table:
+    index = {str(p): i for i, p in enumerate(files)}
+    return pa.table({"_file": pa.array(rejects["file"].map(index).to_numpy(dtype=np.int32)),
+                     "_row": pa.array(rejects["row"].to_numpy(dtype=np.int64))})
+
+
+def _ledger_rows(connection, line_by_line: LineByLine) -> pa.Table:
+    for name, selections in (("opening_selections", line_by_line.opening),
+                             ("line_selections", line_by_line.changed)):
+        connection.register(name, pa.table({
+            column: pa.array([getattr(s, column) for s in selections], type=pa.string())
+            for column in ("domain", "care_code", "provider")}))
+    return connection.sql(_LEDGER_ROWS).to_arrow_table()
+
+
+def _accepted_per_file(connection) -> dict[int, tuple[int, int]]:
+    totals = connection.sql("SELECT _file, count(*)::BIGINT, sum(amount)::BIGINT "
+                            "FROM accepted GROUP BY _file").fetchall()
+    return {file: (rows, amount or 0) for file, rows, amount in totals}
+
+
+def _claims_report(path: Path, index: int, read: dict, accepted: dict) -> InputFileReport:
+    rows, amount = accepted.get(index, (0, 0))
+    return InputFileReport(
+        file=str(path), sheet="", table="claims", sha256=file_sha256(path),
+        rows_read=read["rows"], rows_accepted=rows, rows_rejected=read["rows"] - rows,
+        amount_read=read["amount"], amount_accepted=amount,
+        amount_rejected=read["amount"] - amount, blank_rows=read["blank"])
+
+
+def _sorted_rejects(rejects: pd.DataFrame, files: list[Path]) -> pd.DataFrame:
+    """Rejected claim rows in file and row order, as the in-memory path lists them."""
+    order = {str(p): i for i, p in enumerate(files)}
+    key = rejects["file"].map(order).to_numpy(dtype=np.int64) * (2**40) + \
+        rejects["row"].to_numpy(dtype=np.int64)
+    return rejects.iloc[np.argsort(key, kind="stable")].reset_index(drop=True).astype(
+        {c: object for c in REJECTED_COLUMNS if c != "row"})
+
+
+def _ledger_frame(rows: pa.Table, members: pd.DataFrame | None) -> pd.DataFrame:
+    """The summed rows as :attr:`Ledger.claims` (ids as categoricals)."""
+    return pd.DataFrame({
+        "member": member_categorical(rows.column("member_id"), members),
+        **{name: id_categorical(rows.column(column)) for name, column in
+           (("provider", "provider_id"), ("domain", "domain"), ("care_code", "care_code"))},
+        "service_date": rows.column("service_date").to_numpy().astype("datetime64[D]"),
+        "year": rows.column("year").to_numpy().astype(np.int64),
+        "quantity": rows.column("quantity").to_numpy().astype(np.float64),
+        "amount": rows.column("amount").to_numpy().astype(np.int64),
+        "enrolled": rows.column("enrolled").to_numpy().astype(bool),
+        "lines": rows.column("lines").to_numpy().astype(np.int32),
+    })

@@ -1,0 +1,146 @@
+"""The out-of-core engine (DuckDB) gives the in-memory path's results.
+
+The sample, with its faulty rows, is written as Parquet; its claims are split into a
+folder of three files, shuffled, with repeated keys and a member missing from the members
+table among them. Both paths read the same files; the out-of-core one in batches of 700
+lines with DuckDB limited to 64 MB. The contracts are the sample's (all four models, an
+episode bundle, the dermatology scenario) plus one with plurality attribution.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+pytest.importorskip("duckdb")
+
+from fileio.errors import InputError  # noqa: E402
+from fileio.jobs import InputPaths, compare_files  # noqa: E402
+from fileio.out_of_core import EngineOptions, claims_files  # noqa: E402
+from fileio.sample_data import write_sample  # noqa: E402
+
+PLURALITY_CONTRACT = """
+  - name: Practices by plurality of GP spend
+    model: shared_savings
+    provider: [GP_N1, GP_S]
+    scope: {domains: all}
+    attribution: plurality
+    attribution_domains: [gp]
+    baseline_years: [2022]
+    trend: 0.03
+    performance_years: [2023, 2024]
+    minimum_savings_rate: 0.01
+    sharing_rate: 0.5
+"""
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("large")
+    write_sample(folder, members=500, formats=("parquet",))
+    contracts = (folder / "contracts.yaml").read_text(encoding="utf-8")
+    contracts = contracts.replace("\nscenarios:", PLURALITY_CONTRACT + "\nscenarios:", 1)
+    (folder / "contracts.yaml").write_text(contracts, encoding="utf-8")
+    claims = pq.read_table(folder / "claims.parquet")
+    rng = np.random.default_rng(3)
+    # Repeats across files: an exact copy of an accepted line and a differing one.
+    extra = claims.take([10, 20]).set_column(
+        claims.schema.get_field_index("amount"), "amount",
+        pa.array(["12.50", "99.99"], type=claims.schema.field("amount").type))
+    claims = pa.concat_tables([claims, claims.take([5]), extra.take([1])])
+    claims = claims.take(rng.permutation(claims.num_rows))
+    (folder / "claims.parquet").unlink()
+    parts = folder / "claims"
+    parts.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(claims.num_rows), 3)):
+        pq.write_table(claims.take(rows), parts / f"part-{i}.parquet")
+    return folder
+
+
+def _paths(folder: Path, claims) -> InputPaths:
+    return InputPaths(tuple(claims), folder / "members.parquet", folder / "fee_schedule.parquet",
+                      folder / "enrollment.parquet", folder / "attribution.parquet")
+
+
+@pytest.fixture(scope="module")
+def both(sample):
+    files = claims_files([sample / "claims"])
+    in_memory = compare_files(_paths(sample, files), sample / "contracts.yaml")
+    out_of_core = compare_files(_paths(sample, [sample / "claims"]), sample / "contracts.yaml",
+                                engine=EngineOptions(memory_limit="64MB", batch_rows=700))
+    return in_memory, out_of_core
+
+
+def test_the_summary_is_the_same(both):
+    in_memory, out_of_core = both
+    assert len(in_memory.summary) > 20
+    assert set(in_memory.summary["model"]) == {"fee_for_service", "shared_savings",
+                                                "capitation", "bundled"}
+    pd.testing.assert_frame_equal(out_of_core.summary, in_memory.summary)
+
+
+def test_every_contract_sheet_and_the_spillover_are_the_same(both):
+    in_memory, out_of_core = both
+    for mine, theirs in zip(out_of_core.contracts, in_memory.contracts, strict=True):
+        assert mine.warnings == theirs.warnings
+        for a, b in zip(mine.tables, theirs.tables, strict=True):
+            assert a.title == b.title
+            pd.testing.assert_frame_equal(a.frame, b.frame)
+        if theirs.episodes is not None:
+            pd.testing.assert_frame_equal(mine.episodes, theirs.episodes)
+    pd.testing.assert_frame_equal(out_of_core.spillover, in_memory.spillover)
+    pd.testing.assert_frame_equal(out_of_core.spillover_years, in_memory.spillover_years)
+
+
+def test_rows_and_cents_reconcile_file_by_file_as_in_memory(both):
+    in_memory, out_of_core = both
+    assert out_of_core.input_files == in_memory.input_files
+    claims = [r for r in out_of_core.input_files if r.table == "claims"]
+    assert len(claims) == 3
+    for report in claims:
+        assert report.rows_read == report.rows_accepted + report.rows_rejected
+        assert report.amount_read == report.amount_accepted + report.amount_rejected
+
+
+def test_the_same_rows_are_rejected_for_the_same_reasons(both):
+    in_memory, out_of_core = both
+    pd.testing.assert_frame_equal(out_of_core.rejected, in_memory.rejected)
+    reasons = " ".join(out_of_core.rejected["reason"])
+    assert "exact copy of" in reasons
+    assert "repeated with different content" in reasons
+    assert "member not in the members table" in reasons
+
+
+def test_claims_must_be_parquet(sample, tmp_path):
+    (tmp_path / "claims.csv").write_text("claim_id\n1\n", encoding="utf-8")
+    with pytest.raises(InputError, match="reads claims from Parquet"):
+        claims_files([tmp_path / "claims.csv"])
+    with pytest.raises(InputError, match="without .parquet files"):
+        claims_files([tmp_path])
+
+
+def test_scenarios_that_grow_care_or_shift_it_into_episodes_give_the_same(sample, tmp_path):
+    scenario = tmp_path / "more.yaml"
+    scenario.write_text(
+        "scenarios:\n"
+        "  - name: more hips\n    years: [2024]\n"
+        "    shift: {from: {domain: hospital, care_codes: [DERM1]}, to_domain: hospital,\n"
+        "            to_care_code: HIP01, fraction: 0.37, cost_ratio: 1.3}\n"
+        "  - name: dearer gp care\n    years: [2024]\n"
+        "    growth: {domain: gp, rate: 0.033}\n", encoding="utf-8")
+    files = claims_files([sample / "claims"])
+    in_memory = compare_files(_paths(sample, files), sample / "contracts.yaml",
+                              scenario_paths=[scenario])
+    out_of_core = compare_files(_paths(sample, [sample / "claims"]), sample / "contracts.yaml",
+                                scenario_paths=[scenario],
+                                engine=EngineOptions(memory_limit="64MB", batch_rows=5000))
+    pd.testing.assert_frame_equal(out_of_core.summary, in_memory.summary)
+    hips = [c for c in in_memory.contracts if c.episodes is not None and len(c.episodes)]
+    assert hips
+    mine = {c.name: c for c in out_of_core.contracts}
+    for theirs in hips:
+        pd.testing.assert_frame_equal(mine[theirs.name].episodes, theirs.episodes)
