@@ -110,7 +110,7 @@ def main():
 
 
 @main.command()
-@click.argument("claims", nargs=-1, required=True, type=_file)
+@click.argument("claims", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--contracts", "contracts_path", required=True, type=_file,
               help="The contracts file (.yaml or .json).")
 @click.option("-o", "--output", required=True, type=_file, help="The workbook to write (.xlsx).")
@@ -121,17 +121,28 @@ def main():
               help="A file of scenarios (.yaml or .json) to compare under, besides those in "
                    "the contracts file; may be given more than once.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any input row was rejected.")
+@click.option("--engine", type=click.Choice(["memory", "duckdb"]), default="memory",
+              show_default=True,
+              help="memory: every claim line in memory (fastest when it fits). duckdb: "
+                   "claims from Parquet files or folders of them, read in batches and "
+                   "summed out of core within --memory-limit, for claims larger than memory "
+                   "(pip install 'fundcalc[large]').")
+@click.option("--memory-limit", default="1GB", show_default=True,
+              help="With --engine duckdb: DuckDB's memory limit (e.g. 1GB); beyond it, "
+                   "work spills to the temporary folder.")
 @quiet_option
 @_unusable_input_is_exit_2
 def compare(claims, contracts_path, output, members, fee_schedule, enrollment, attribution,
-            json_path, scenario_paths, strict, quiet):
+            json_path, scenario_paths, strict, engine, memory_limit, quiet):
     """Settle every contract in CONTRACTS on the CLAIMS files and write a comparison workbook.
 
     CLAIMS are one or more .xlsx, .csv or .parquet files; a workbook may also carry the
-    members, fee_schedule, enrollment and attribution sheets. Rejected rows are listed in
-    the workbook's Rejected sheet with their reasons.
+    members, fee_schedule, enrollment and attribution sheets. With --engine duckdb, CLAIMS
+    are Parquet files or folders of them. Rejected rows are listed in the workbook's
+    Rejected sheet with their reasons.
     """
     from fileio.jobs import compare_files, write_summary_json
+    from fileio.out_of_core import EngineOptions
     from fileio.workbook import write_comparison_workbook
 
     paths = _paths(claims, members, fee_schedule, enrollment, attribution)
@@ -140,7 +151,8 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
     if json_path is not None:
         check_output_path(Path(json_path), [*inputs, output])
     progress = Progress(quiet)
-    comparison = compare_files(paths, contracts_path, scenario_paths, progress)
+    comparison = compare_files(paths, contracts_path, scenario_paths, progress,
+                               None if engine == "memory" else EngineOptions(memory_limit))
     progress("writing the workbook")
     write_comparison_workbook(comparison, output, inputs=inputs)
     progress.done()

@@ -199,8 +199,11 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     InputError
         When a file cannot be read, or no claim line is accepted.
     """
-    import duckdb
-
+    try:
+        import duckdb
+    except ImportError:
+        raise InputError("the out-of-core engine needs DuckDB: pip install "
+                         "'fundcalc[large]' (or duckdb).") from None
     files = claims_files(claims)
     for path in (p for p in tables.values() if p is not None):
         check_readable(Path(path))
@@ -208,9 +211,13 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     members = validation.accepted(parsed["members"]) if "members" in parsed else None
     enrollment = validation.accepted(parsed["enrollment"]) if "enrollment" in parsed else None
     with tempfile.TemporaryDirectory(prefix="fundcalc-", dir=engine.temp_dir) as folder:
-        connection = duckdb.connect(str(Path(folder) / "claims.duckdb"), config={
-            "memory_limit": engine.memory_limit, "temp_directory": folder,
-            "preserve_insertion_order": False})
+        try:
+            connection = duckdb.connect(str(Path(folder) / "claims.duckdb"), config={
+                "memory_limit": engine.memory_limit, "temp_directory": folder,
+                "preserve_insertion_order": False})
+        except duckdb.Error as error:
+            raise InputError(f"--memory-limit {engine.memory_limit}: DuckDB refuses it "
+                             f"({str(error).splitlines()[0]}); write e.g. 1GB.") from None
         try:
             counts, parse_rejects = _load_lines(connection, files, options, members,
                                                 enrollment, year_start_month, engine, progress)
