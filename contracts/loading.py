@@ -41,7 +41,8 @@ class ContractsError(Exception):
 
 
 def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
-    """Read and check a contracts file (``.yaml``, ``.yml`` or ``.json``).
+    """Read and check a contracts file (``.yaml``, ``.yml`` or ``.json``), or a workbook
+    (``.xlsx``) with a ``contracts`` sheet (:mod:`contracts.sheet_rows`).
 
     Parameters
     ----------
@@ -61,6 +62,14 @@ def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
         When the file is missing, unreadable, not valid YAML/JSON, or its terms are wrong.
     """
     path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        # Reading a workbook is fileio's job; imported here, as fileio imports contracts.
+        from fileio.contracts_sheet import read_contracts_workbook
+
+        return read_contracts_workbook(path)
+    if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise ContractsError(f"{path}: a contracts file must be .yaml, .yml or .json, or an .xlsx "
+                             f"workbook with a 'contracts' sheet (got '{path.name}')")
     data, text = read_terms_file(path)
     return parse_contracts(data, str(path), base_dir=path.parent), text
 
@@ -189,24 +198,67 @@ def _parse_contract(entry: Any, position: int, base_dir: Path | None) -> Contrac
     if not isinstance(entry, dict):
         raise ContractsError(f"{label}: must be a mapping of terms (got {_show(entry)})")
     try:
-        terms = apply_preset(entry, base_dir) if "preset" in entry else entry
+        return check_contract(entry, base_dir)
+    except TermsProblems as exc:
+        raise ContractsError([f"{label}: {_at(key, message)}"
+                              for key, message in exc.problems]) from None
+
+
+class TermsProblems(Exception):
+    """The problems of one contract's terms, each as (key path, what is wrong).
+
+    The key path is empty where the message names its key itself
+    (``lump_sum: cannot be combined with revenue_ceiling ...``).
+
+    Attributes
+    ----------
+    problems : list of (tuple, str)
+    """
+
+    def __init__(self, problems: list[tuple[tuple, str]]):
+        self.problems = problems
+        super().__init__("; ".join(_at(key, message) for key, message in problems))
+
+
+def check_contract(terms: dict[str, Any], base_dir: Path | None = None) -> ContractTerms:
+    """Check one contract's terms as written: its preset merged in, its age/sex factor
+    table read, its model's terms validated.
+
+    Parameters
+    ----------
+    terms : dict
+        The contract's keys and values, as in one item of ``contracts:``.
+    base_dir : Path, optional
+        Where a preset or factor table given as a relative path is read from.
+
+    Returns
+    -------
+    ContractTerms
+        The terms of the contract's model.
+
+    Raises
+    ------
+    TermsProblems
+        With every problem found, each with its key path.
+    """
+    try:
+        terms = apply_preset(terms, base_dir) if "preset" in terms else terms
     except (LookupError, ValueError) as exc:
-        raise ContractsError(f"{label}: {exc}") from None
+        raise TermsProblems([((), str(exc))]) from None
     model = terms.get("model")
     if "age_sex_factors" in terms:
         try:
             terms = {**terms, "age_sex_factors": read_age_sex_factors(
                 terms["age_sex_factors"], base_dir)}
         except ValueError as exc:
-            raise ContractsError(f"{label}: {exc}") from None
+            raise TermsProblems([((), str(exc))]) from None
     terms_class = CONTRACT_MODELS.get(model) if isinstance(model, str) else None
     if terms_class is None:
-        raise ContractsError(f"{label}: {_model_problem(model)}")
+        raise TermsProblems([((), _model_problem(model))])
     try:
         return terms_class.model_validate(terms)
     except ValidationError as exc:
-        lines = [f"{label}: {describe_error(e, terms_class)}" for e in exc.errors()]
-        raise ContractsError(lines) from None
+        raise TermsProblems([locate_error(e, terms_class) for e in exc.errors()]) from None
 
 
 def _model_problem(model: Any) -> str:
@@ -249,21 +301,26 @@ _SELF_EVIDENT = ("missing", "too_short", "string_too_short")
 
 def describe_error(error: dict[str, Any], model: type[BaseModel]) -> str:
     """One pydantic error as ``key.path: what is wrong (got value)``."""
+    return _at(*locate_error(error, model))
+
+
+def locate_error(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple, str]:
+    """One pydantic error as its key path and what is wrong (got value)."""
     loc, kind = error["loc"], error["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
         close = difflib.get_close_matches(key, _keys_at(model, loc[:-1]), n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return _at(loc[:-1], f"unknown key '{key}'{hint}")
+        return loc[:-1], f"unknown key '{key}'{hint}"
     if kind == "value_error":
         # Our own validators' sentences, which show the value where it helps.
-        return _at(loc, str(error["ctx"]["error"]))
+        return loc, str(error["ctx"]["error"])
     # Bounds read as written: "at most 1", not "at most 1.0".
     ctx = {k: f"{v:g}" if isinstance(v, float) else v for k, v in error.get("ctx", {}).items()}
     message = _MESSAGES[kind].format(**ctx) if kind in _MESSAGES else (
         error["msg"][0].lower() + error["msg"][1:])
     got = "" if kind in _SELF_EVIDENT else f" (got {_show(error['input'])})"
-    return _at(loc, message + got)
+    return loc, message + got
 
 
 def _at(loc: tuple, message: str) -> str:

@@ -2,7 +2,8 @@
 
 :func:`generate_sample` draws members, enrollment, GP attribution, a fee schedule and claim
 lines with the columns of SPEC §1; :func:`write_sample` writes them as ``claims.xlsx`` (one
-sheet per table), CSV or Parquet files, together with a sample ``contracts.yaml``.
+sheet per table), CSV or Parquet files, together with a sample ``contracts.yaml`` and the
+same contracts as a workbook, ``contracts.xlsx``.
 
 The data are made up but shaped like the real thing: utilisation rises with age, chronic
 conditions and a member's (hidden) frailty; a few members cost more than €50 000 a year;
@@ -23,6 +24,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import yaml
 
 __all__ = [
     "BAD_ROWS",
@@ -523,7 +525,9 @@ def write_sample(directory, members: int = 3000, years: Sequence[int] = (2022, 2
     -------
     list of Path
         The files written: the tables, ``age_sex_factors.csv`` (the example table the
-        capitation contract reads) and ``contracts.yaml`` last.
+        capitation contract reads), ``contracts.xlsx`` (the same contracts as a workbook,
+        one row per contract, a comment on each column saying what it holds) and
+        ``contracts.yaml`` last.
 
     Raises
     ------
@@ -566,6 +570,11 @@ def write_sample(directory, members: int = 3000, years: Sequence[int] = (2022, 2
     factors.write_bytes((resources.files("contracts") / "tables" / "age_sex_factors.csv")
                         .read_bytes())
     written.append(factors)
+    from fileio.contracts_sheet import write_contracts_workbook
+
+    template = directory / "contracts.xlsx"
+    write_contracts_workbook(yaml.safe_load(CONTRACTS_YAML), template)
+    written.append(template)
     contracts = directory / "contracts.yaml"
     contracts.write_text(CONTRACTS_YAML, encoding="utf-8")
     written.append(contracts)

@@ -1,0 +1,192 @@
+"""Contracts in a workbook: read the ``contracts``, ``settings`` and ``scenarios`` sheets,
+and write them (the template ``fundcalc sample`` gives).
+
+How a row becomes a contract's terms is :mod:`contracts.sheet_rows`' job; this module
+reads and writes the cells. A workbook is checked for zip and XML bombs before it is read
+(:func:`fileio.safety.check_xlsx`), and text is written as text, never as a formula.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.packaging.core import DocumentProperties
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from contracts.contracts_file import ContractsFile
+from contracts.loading import ContractsError
+from contracts.sheet_rows import (
+    CONTRACT_COLUMNS,
+    CONTRACTS_SHEET,
+    SCENARIO_COLUMNS,
+    SCENARIOS_SHEET,
+    SETTING_COLUMNS,
+    SETTINGS_SHEET,
+    SheetGrid,
+    column_comment,
+    contracts_from_sheets,
+    scenario_rows,
+    sheet_cells,
+    write_cell,
+)
+from fileio.atomic import atomic_output
+from fileio.errors import InputError
+from fileio.sources import HEADER_SEARCH_ROWS, check_readable, normalise_header, workbook_sheets
+from fileio.workbook import DOCUMENT_TIME, _save_deterministically
+from fileio.xlsx_style import cell_value, make_cell
+
+_BOLD = Font(bold=True)
+
+
+def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str]:
+    """Read the contracts of a workbook: its ``contracts`` sheet (one row per contract)
+    and, if present, its ``settings`` and ``scenarios`` sheets.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.xlsx`` workbook. Presets and factor tables given as relative paths are read
+        from its folder.
+
+    Returns
+    -------
+    ContractsFile
+        The checked contracts, as from a contracts file.
+    str
+        The terms as read, written as YAML, to show them in the comparison's Inputs sheet.
+
+    Raises
+    ------
+    contracts.ContractsError
+        When the workbook cannot be read or a term is wrong; each problem names the sheet,
+        row and column.
+
+    Examples
+    --------
+    >>> contracts, text = read_contracts_workbook("sample/contracts.xlsx")  # doctest: +SKIP
+    """
+    path = Path(path)
+    try:
+        check_readable(path)
+        sheets = {normalise_header(name): name for name in workbook_sheets(path)}
+        if CONTRACTS_SHEET not in sheets:
+            raise InputError(f"{path}: no sheet named '{CONTRACTS_SHEET}' (sheets: "
+                             f"{', '.join(sheets.values())}); write one contract per row "
+                             f"on a sheet named '{CONTRACTS_SHEET}'")
+        grids = {name: _read_grid(path, sheets[name], "setting" if name == SETTINGS_SHEET
+                                  else "name")
+                 for name in (CONTRACTS_SHEET, SETTINGS_SHEET, SCENARIOS_SHEET)
+                 if name in sheets}
+    except InputError as error:
+        raise ContractsError(str(error)) from None
+    contracts, data = contracts_from_sheets(
+        grids[CONTRACTS_SHEET], grids.get(SETTINGS_SHEET), grids.get(SCENARIOS_SHEET),
+        source=str(path), base_dir=path.parent)
+    text = (f"# {path}: the sheets {', '.join(grids)}, as read\n"
+            + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100))
+    return contracts, text
+
+
+def _read_grid(path: Path, sheet: str, first_header: str) -> SheetGrid:
+    """A sheet's cells as text: the header is the first row whose first filled cell is
+    ``first_header``; rows above it (titles) and blank rows are passed over."""
+    import fastexcel
+
+    try:
+        table = fastexcel.read_excel(str(path)).load_sheet(
+            sheet, header_row=None, skip_rows=0, dtypes="string").to_arrow()
+    except Exception as error:  # fastexcel raises its own error types
+        raise InputError(f"{path}, sheet {sheet}: cannot read the sheet ({error}).") from None
+    grid = [list(row.values()) for row in table.to_pylist()] if table.num_rows else []
+    for index, cells in enumerate(grid[:HEADER_SEARCH_ROWS]):
+        filled = [normalise_header(c) for c in cells if c is not None and c.strip()]
+        if filled and filled[0] == first_header:
+            headers = [normalise_header(c) if c is not None and c.strip() else None
+                       for c in cells]
+            rows = [(number, cells) for number, cells in enumerate(grid[index + 1:], index + 2)
+                    if any(c is not None and c.strip() for c in cells)]
+            return SheetGrid(sheet, headers, rows)
+    raise InputError(f"{path}, sheet {sheet}: no header row starting with "
+                     f"'{first_header}' in the first {HEADER_SEARCH_ROWS} rows; the template "
+                     "from `fundcalc sample` shows the layout")
+
+
+def write_contracts_workbook(data: dict[str, Any], path: str | os.PathLike,
+                             inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Write a contracts file's content as a workbook that :func:`read_contracts_workbook`
+    reads back to the same terms: every contract term as a column, each header with a
+    comment on what it means and how to write it.
+
+    Parameters
+    ----------
+    data : dict
+        The contracts file's content as written (``yaml.safe_load`` of it): the global
+        settings, ``contracts`` and ``scenarios``.
+    path : str or os.PathLike
+        The ``.xlsx`` to write, atomically; the same ``data`` gives the same bytes.
+    inputs : iterable of str or os.PathLike
+        Files ``path`` may not be.
+
+    Raises
+    ------
+    ValueError
+        When a key of a contract or scenario has no column.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "contracts.xlsx"
+    >>> write_contracts_workbook({"contracts": [{"name": "A", "model": "fee_for_service",
+    ...     "provider": "HOSP_A", "performance_years": [2024], "lump_sum": 9000}]}, out)
+    >>> read_contracts_workbook(out)[0].contracts[0].lump_sum
+    9000.0
+    """
+    contract_rows = [sheet_cells(c, CONTRACT_COLUMNS) for c in data.get("contracts", [])]
+    scenarios = [row for s in data.get("scenarios", []) for row in scenario_rows(s)]
+    workbook = Workbook(write_only=True)
+    workbook.properties = DocumentProperties(
+        creator="fundcalc", title="contracts", created=DOCUMENT_TIME, modified=DOCUMENT_TIME)
+    _write_sheet(workbook.create_sheet(CONTRACTS_SHEET), CONTRACT_COLUMNS, contract_rows)
+    _write_settings(workbook.create_sheet(SETTINGS_SHEET), data)
+    _write_sheet(workbook.create_sheet(SCENARIOS_SHEET), SCENARIO_COLUMNS, scenarios)
+    with atomic_output(path, inputs=inputs) as temporary:
+        _save_deterministically(workbook, temporary, {})
+
+
+def _write_sheet(sheet, columns, rows: list[list[Any]]) -> None:
+    widths = [max([len(c.name)] + [len(str(row[i])) for row in rows if row[i] is not None])
+              for i, c in enumerate(columns)]
+    for number, width in enumerate(widths, 1):
+        sheet.column_dimensions[get_column_letter(number)].width = min(width + 2, 60)
+    sheet.freeze_panes = "B2"
+    header = []
+    for column in columns:
+        cell = make_cell(sheet, column.name, font=_BOLD)
+        cell.comment = _comment(column_comment(column))
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:
+        sheet.append([make_cell(sheet, cell_value(value)) for value in row])
+
+
+def _write_settings(sheet, data: dict[str, Any]) -> None:
+    sheet.column_dimensions["A"].width = 18
+    sheet.column_dimensions["B"].width = 24
+    sheet.column_dimensions["C"].width = 100
+    sheet.append([make_cell(sheet, text, font=_BOLD) for text in ("setting", "value",
+                                                                  "meaning")])
+    for column in SETTING_COLUMNS:
+        value = write_cell(column, data.get(column.name))
+        sheet.append([column.name, make_cell(sheet, cell_value(value)),
+                      make_cell(sheet, column.description)])
+
+
+def _comment(text: str) -> Comment:
+    comment = Comment(text, "fundcalc")
+    comment.width, comment.height = 320, 40 + 16 * (len(text) // 45 + text.count("\n"))
+    return comment
