@@ -130,10 +130,21 @@ def main():
 @click.option("--memory-limit", default="1GB", show_default=True,
               help="With --engine duckdb: DuckDB's memory limit (e.g. 1GB); beyond it, "
                    "work spills to the temporary folder.")
+@click.option("--bootstrap", "replicates", type=click.IntRange(min=2),
+              help="Also settle every contract on this many resamples of its members "
+                   "(drawn with replacement within segments) and add a Risk sheet: P5, P50 "
+                   "and P95 of insurer cost and provider result, the chance that shared "
+                   "savings are paid, the provider's share of risk.")
+@click.option("--seed", default=1, show_default=True, type=int,
+              help="With --bootstrap: the random seed; the same seed gives the same workbook.")
+@click.option("--null", "null", is_flag=True,
+              help="With --bootstrap: first scale each contract's care cost to its benchmark "
+                   "(held fixed), so that what is paid is paid for luck alone.")
 @quiet_option
 @_unusable_input_is_exit_2
 def compare(claims, contracts_path, output, members, fee_schedule, enrollment, attribution,
-            json_path, scenario_paths, strict, engine, memory_limit, quiet):
+            json_path, scenario_paths, strict, engine, memory_limit, replicates, seed, null,
+            quiet):
     """Settle every contract in CONTRACTS on the CLAIMS files and write a comparison workbook.
 
     CLAIMS are one or more .xlsx, .csv or .parquet files; a workbook may also carry the
@@ -144,7 +155,10 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
     from fileio.jobs import compare_files, write_summary_json
     from fileio.out_of_core import EngineOptions
     from fileio.workbook import write_comparison_workbook
+    from funding_models.risk import RiskOptions
 
+    if null and replicates is None:
+        _fail("--null needs --bootstrap N (the number of replicates).")
     paths = _paths(claims, members, fee_schedule, enrollment, attribution)
     inputs = [*paths.all(), contracts_path, *scenario_paths]
     check_output_path(Path(output), inputs)
@@ -152,7 +166,9 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
         check_output_path(Path(json_path), [*inputs, output])
     progress = Progress(quiet)
     comparison = compare_files(paths, contracts_path, scenario_paths, progress,
-                               None if engine == "memory" else EngineOptions(memory_limit))
+                               None if engine == "memory" else EngineOptions(memory_limit),
+                               risk=None if replicates is None
+                               else RiskOptions(replicates, seed, null))
     progress("writing the workbook")
     write_comparison_workbook(comparison, output, inputs=inputs)
     progress.done()
@@ -164,6 +180,52 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
                 f"lines ({rejected:,} input rows rejected); wrote {output}.")
     if strict and rejected:
         sys.exit(EXIT_REJECTED)
+
+
+def _read_varies(context, parameter, texts):
+    from funding_models.sweep import parse_vary
+
+    try:
+        return [parse_vary(text) for text in texts]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.argument("claims", nargs=-1, required=True, type=_file)
+@click.option("--contracts", "contracts_path", required=True, type=_file,
+              help="The contracts file (.yaml or .json).")
+@click.option("--contract", "contract", required=True,
+              help="The name of the contract whose terms to vary.")
+@click.option("--vary", "varies", multiple=True, required=True, callback=_read_varies,
+              help="A term and its values: TERM=START:STOP:STEP (both ends included) or "
+                   "TERM=V1,V2,...; a nested term with dots (stop_loss.attachment). Give "
+                   "--vary once per term; every combination is settled.")
+@click.option("-o", "--output", required=True, type=_file, help="The workbook to write (.xlsx).")
+@input_options
+@quiet_option
+@_unusable_input_is_exit_2
+def sweep(claims, contracts_path, contract, varies, output, members, fee_schedule,
+          enrollment, attribution, quiet):
+    """Settle one contract over a grid of term values on the same claims, and write a
+    workbook with a Sweep sheet: insurer cost and provider result at every point.
+
+    Example: --contract "Practices North population contract" --vary
+    sharing_rate=0.3:0.7:0.1 --vary minimum_savings_rate=0,0.01,0.02
+    """
+    from fileio.jobs import sweep_files
+    from fileio.workbook import write_sweep_workbook
+
+    paths = _paths(claims, members, fee_schedule, enrollment, attribution)
+    inputs = [*paths.all(), contracts_path]
+    check_output_path(Path(output), inputs)
+    progress = Progress(quiet)
+    run = sweep_files(paths, contracts_path, contract, varies, progress)
+    progress("writing the workbook")
+    write_sweep_workbook(run, output, inputs=inputs)
+    progress.done()
+    points = len(run.frame.drop_duplicates(subset=run.varied))
+    _say(quiet, f"Settled {contract} at {points:,} sets of terms; wrote {output}.")
 
 
 @main.command()

@@ -14,14 +14,17 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from contracts import ContractsFile, load_contracts
-from contracts.loading import load_scenarios
+from contracts.loading import ContractsError, load_scenarios
 from fileio.atomic import atomic_output
 from fileio.csv_text import formula_safe
+from fileio.errors import InputError
 from fileio.inputs import Inputs, ReadOptions, read_inputs
 from fileio.out_of_core import EngineOptions, LineByLine, Selection, read_large_claims
 from funding_models.compare import compare, contract_details, spillover_frames
 from funding_models.ledger import Ledger, build_ledger
 from funding_models.results import MONEY_COLUMNS, Comparison, summary_frame
+from funding_models.risk import RiskOptions, bootstrap
+from funding_models.sweep import Vary, checked_grid, sweep
 
 
 def program_version() -> str:
@@ -77,12 +80,14 @@ def ledger_of(inputs: Inputs, contracts: ContractsFile) -> Ledger:
 def compare_files(paths: InputPaths, contracts_path: Path,
                   scenario_paths: Sequence[Path] = (),
                   progress: Callable[..., None] | None = None,
-                  engine: EngineOptions | None = None) -> Comparison:
+                  engine: EngineOptions | None = None,
+                  risk: RiskOptions | None = None) -> Comparison:
     """Read the inputs and the contracts, settle every contract (under the base and each
     scenario of the contracts file and of ``scenario_paths``) and build the comparison.
     ``progress``, when given, is called with a short text at each step (and, while
     settling, the share of the settlements done). With ``engine``, the claims (Parquet
-    files or folders of them) are read out of core (:mod:`fileio.out_of_core`).
+    files or folders of them) are read out of core (:mod:`fileio.out_of_core`). With
+    ``risk``, the base run is also bootstrapped (:mod:`funding_models.risk`).
 
     Raises
     ------
@@ -105,6 +110,10 @@ def compare_files(paths: InputPaths, contracts_path: Path,
         ledger, reports, rejected = _ledger_out_of_core(paths, contracts, scenarios, engine,
                                                         report)
     runs = compare(contracts.contracts, ledger, scenarios, progress)
+    if risk is not None:
+        report(f"bootstrapping {risk.replicates:,} replicates")
+    risk_report = (None if risk is None
+                   else bootstrap(contracts.contracts, ledger, runs[0].results, risk))
     rows = [row for run in runs for row in run.rows]
     spillover, spillover_years = spillover_frames(runs)
     settings = {
@@ -125,12 +134,64 @@ def compare_files(paths: InputPaths, contracts_path: Path,
     return Comparison(summary=summary_frame(rows), contracts=contract_details(runs),
                       input_files=reports, rejected=rejected,
                       terms_text=terms_text, settings=settings, currency=contracts.currency,
-                      spillover=spillover, spillover_years=spillover_years)
+                      spillover=spillover, spillover_years=spillover_years, risk=risk_report)
+
+
+
+@dataclass(frozen=True)
+class SweepRun:
+    """A contract settled over a grid of term values: what the Sweep workbook shows."""
+
+    contract: str
+    model: str
+    varied: list[str]
+    frame: pd.DataFrame
+    currency: str
+
+
+def sweep_files(paths: InputPaths, contracts_path: Path, contract: str,
+                varies: Sequence[Vary], progress: Callable[..., None] | None = None
+                ) -> SweepRun:
+    """Read the inputs once and settle the contract named ``contract`` at every point of
+    the grid ``varies`` spans (see :mod:`funding_models.sweep`).
+
+    Every point's terms are checked before the inputs are read.
+
+    Raises
+    ------
+    contracts.ContractsError
+        When the contracts file cannot be used, it has no contract of that name, or the
+        terms at a point are not valid.
+    fileio.errors.InputError
+        When an input file cannot be read at all.
+    """
+    contracts, _ = load_contracts(contracts_path)
+    named = [terms for terms in contracts.contracts if terms.name == contract]
+    if not named:
+        names = "; ".join(terms.name for terms in contracts.contracts)
+        raise ContractsError(f"--contract {contract!r}: {contracts_path} has no contract of "
+                             f"that name (its contracts: {names})")
+    try:
+        grid = checked_grid(named[0], varies)
+    except ValueError as exc:  # the grid itself: too large, or a term named twice
+        raise ContractsError(str(exc)) from None
+    report = progress or (lambda text: None)
+    report("reading the input files")
+    ledger, _, _ = _ledger_in_memory(paths, contracts, report)
+    report(f"settling {len(grid):,} sets of terms")
+    return SweepRun(contract, named[0].model, [vary.key for vary in varies],
+                    sweep(grid, ledger), contracts.currency)
 
 
 def _ledger_in_memory(paths: InputPaths, contracts: ContractsFile, report
                       ) -> tuple[Ledger, list, pd.DataFrame]:
     inputs = read_run_inputs(paths, contracts)
+    if inputs.claims.empty:
+        claims = [r for r in inputs.reports if r.table == "claims"]
+        raise InputError(
+            f"{', '.join(dict.fromkeys(r.file for r in claims))}: no claim line was accepted "
+            f"({sum(r.rows_rejected for r in claims):,} rejected); nothing to settle. See why "
+            "with `fundcalc validate --rejected rejected.csv`.")
     report("building the ledger")
     # The parsed tables go when this returns: the accepted rows live on in the ledger.
     return ledger_of(inputs, contracts), inputs.reports, inputs.rejected

@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from openpyxl import Workbook
@@ -37,6 +38,10 @@ from funding_models.results import (
     REJECTED_COLUMNS, SUMMARY_COLUMNS, SUMMARY_KINDS, ColumnKind, Comparison, ContractResult,
     InputFileReport, Table, cents_to_units,
 )
+from funding_models.risk import RISK_KINDS, RiskOptions, RiskReport
+
+if TYPE_CHECKING:
+    from fileio.jobs import SweepRun
 
 READ_ME = "Read me"
 SUMMARY = "Summary"
@@ -44,9 +49,12 @@ SPILLOVER = "Spillover"
 EPISODES = "Episodes"
 INPUTS = "Inputs"
 REJECTED = "Rejected"
+RISK = "Risk"
+SWEEP = "Sweep"
 
 #: Names a contract sheet may not take (Excel reserves "History").
-RESERVED_SHEET_NAMES = (READ_ME, SUMMARY, SPILLOVER, EPISODES, INPUTS, REJECTED, "History")
+RESERVED_SHEET_NAMES = (READ_ME, SUMMARY, SPILLOVER, EPISODES, RISK, INPUTS, REJECTED,
+                        "History")
 
 #: Longest sheet name Excel accepts.
 MAX_SHEET_NAME = 31
@@ -284,6 +292,9 @@ def _build_workbook(comparison: Comparison, episodes: pd.DataFrame | None,
     if episodes is not None:
         _write_episodes(workbook.create_sheet(EPISODES), episodes, formats,
                         comparison.currency, episodes_csv)
+    if comparison.risk is not None:
+        write_risk_sheet(workbook.create_sheet(RISK), comparison.risk, formats,
+                         comparison.currency)
     _write_inputs(workbook.create_sheet(INPUTS), comparison, formats)
     rejected = workbook.create_sheet(REJECTED)
     return workbook, {rejected: _write_rejected(rejected, comparison.rejected)}
@@ -402,6 +413,11 @@ def _sheet_descriptions(comparison: Comparison,
                       "member, trigger date and code, triggers, claims, cost, winsorised "
                       "cost and target.")] if any(r.episodes is not None for r in comparison.contracts)
           else []),
+        *([(RISK, "The bootstrap: per contract and year, P5, P50 and P95 of insurer cost "
+                  "and provider result over resamples of the members, the chance that "
+                  "shared savings are paid and the provider's share of risk; a histogram "
+                  "and chart of provider result per contract.")] if comparison.risk
+          is not None else []),
         (INPUTS, "Each input file with its SHA-256 and the rows and amounts read, "
                  "accepted and rejected; the run's settings; the contract terms as "
                  "given."),
@@ -637,6 +653,164 @@ def _write_episodes_csv(episodes: pd.DataFrame, path) -> None:
         if column in safe:
             safe[column] = formula_safe(safe[column])
     safe.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d")
+
+
+# -- Risk -------------------------------------------------------------------------------
+
+def write_risk_sheet(sheet, report: RiskReport, formats: dict[ColumnKind, str | None],
+                     currency: str) -> None:
+    """The bootstrap: the distributions per contract and year, then per contract a
+    histogram of provider result with its chart to the right.
+
+    Parameters
+    ----------
+    sheet : openpyxl write-only worksheet
+    report : funding_models.risk.RiskReport
+    formats : dict
+        Number format per column kind.
+    currency : str
+    """
+    options = report.options
+    histograms = [(contract, _histogram_table(frame)) for contract, frame
+                  in report.histogram.groupby("contract", sort=False)]
+    years_grid = _grid(report.years, RISK_KINDS)
+    grids = [_grid(table, {"bin": "text", "bin_from": "money", "bin_to": "money"})
+             for _, table in histograms]
+    _set_widths(sheet, _widest(_grid_widths(years_grid, currency),
+                               *(_grid_widths(grid, currency) for grid in grids)))
+    _append_text(sheet, "Risk: how much of each contract's result is chance", font=BOLD)
+    _append_text(sheet, _risk_note(options), font=ITALIC)
+    sheet.append([])
+    _append_table(sheet, Table("Per contract and year", report.years, RISK_KINDS,
+                               RISK_COLUMNS_NOTE), years_grid, formats)
+    row = 6 + years_grid.row_count  # title, note, blank, table title, its note, header
+    for (contract, table), grid in zip(histograms, grids):
+        sheet.append([])
+        _append_table(sheet, Table(f"Provider result over the replicates: {contract}",
+                                   table), grid, formats)
+        header_row = row + 3  # blank row, title, header
+        chart = _histogram_chart(sheet, header_row, grid, f"{contract}: provider result "
+                                 f"({currency}), replicates per bin")
+        sheet.add_chart(chart, f"{get_column_letter(len(grid.headers) + 2)}{header_row}")
+        row = header_row + grid.row_count
+
+
+#: What the Risk table's columns mean, under its title.
+RISK_COLUMNS_NOTE = (
+    "P5/P50/P95: percentiles over the replicates (money in currency units); "
+    "shared_savings_probability: share of replicates in which shared savings are paid; "
+    "provider_risk_share: Var(provider result) / Var(FFS equivalent) over the replicates; "
+    "resampled: what is redrawn (members of the population, patients of a fee-for-service "
+    "provider, episodes), units: how many.")
+
+
+def _risk_note(options: RiskOptions) -> str:
+    null = (" --null: each contract's care cost was first scaled to its benchmark "
+            "(shared savings: the benchmark; capitation: the revenue; bundles: the target), "
+            "held fixed, so what is paid is paid for luck alone." if options.null else "")
+    return (f"{options.replicates:,} replicates, seed {options.seed}, of the base run (not "
+            "the scenarios). Each replicate draws each contract-year's units with "
+            "replacement, within segments, as many as there are, and settles the contract "
+            "on them; the baseline years and the insurer's book are held as settled."
+            + null)
+
+
+def _histogram_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One contract's histogram: a row per bin, a column of replicates per year."""
+    counts = frame.pivot_table(index=["bin_from", "bin_to"], columns="year",
+                               values="replicates", aggfunc="sum", sort=True)
+    counts.columns = [f"{year} replicates" for year in counts.columns]
+    bins = counts.index.to_frame(index=False)
+    labels = [f"{low:,.0f} to {high:,.0f}" for low, high in zip(bins["bin_from"],
+                                                                 bins["bin_to"])]
+    return pd.concat([pd.DataFrame({"bin": labels}), bins,
+                      counts.reset_index(drop=True).astype("Int64")], axis=1)
+
+
+def _histogram_chart(sheet, header_row: int, grid: _Grid, title: str) -> BarChart:
+    """A column chart of replicates per bin, one series per year."""
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "clustered"
+    chart.gapWidth = 10
+    chart.title = title
+    last_row = header_row + grid.row_count
+    chart.add_data(Reference(sheet, min_col=4, max_col=len(grid.headers), min_row=header_row,
+                             max_row=last_row), titles_from_data=True)
+    categories = Reference(sheet, min_col=1, min_row=header_row + 1, max_row=last_row)
+    for series in chart.series:
+        series.cat = AxDataSource(strRef=StrRef(f=str(categories)))
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    chart.height = CHART_HEIGHT_CM
+    chart.width = 20.0
+    return chart
+
+
+# -- Sweep ------------------------------------------------------------------------------
+
+def write_sweep_workbook(run: SweepRun, path: str | os.PathLike,
+                         inputs: Iterable[str | os.PathLike] = ()) -> None:
+    """Write a sweep's workbook (one Sweep sheet), atomically and reproducibly.
+
+    Parameters
+    ----------
+    run : fileio.jobs.SweepRun
+    path : str or os.PathLike
+        The ``.xlsx`` file to create or replace.
+    inputs : iterable of str or os.PathLike
+        The run's input files; ``path`` may not be one of them.
+    """
+    with atomic_output(path, inputs=inputs) as temporary:
+        workbook = Workbook(write_only=True)
+        workbook.properties = DocumentProperties(
+            creator="fundcalc", title="fundcalc sweep", created=DOCUMENT_TIME,
+            modified=DOCUMENT_TIME)
+        write_sweep_sheet(workbook.create_sheet(SWEEP), run, number_formats(run.currency))
+        _save_deterministically(workbook, temporary, {})
+
+
+def write_sweep_sheet(sheet, run: SweepRun, formats: dict[ColumnKind, str | None]) -> None:
+    """The sweep's table, one row per point of the grid and year, with charts of insurer
+    cost and provider result to the right (labelled by the terms at each point).
+
+    Parameters
+    ----------
+    sheet : openpyxl write-only worksheet
+    run : fileio.jobs.SweepRun
+    formats : dict
+        Number format per column kind.
+    """
+    kinds = {**{key: "text" for key in run.varied}, **SUMMARY_KINDS}
+    frame = run.frame
+    grid = _grid(frame, kinds)
+    labels = [clean_text(", ".join(f"{key}={value}" for key, value in zip(run.varied, point))
+                         + f" ({year})")
+              for point, year in zip(frame[run.varied].itertuples(index=False),
+                                     frame["year"])]
+    top = 3  # title, note, then the header
+    label_column = len(grid.headers) + 2
+    _set_widths(sheet, _grid_widths(grid, run.currency)
+                + [None, column_width(CHART_LABEL, labels, "text", run.currency)])
+    _append_text(sheet, f"Sweep: {run.contract} ({run.model}) settled at every combination "
+                        f"of {', '.join(run.varied)}", font=BOLD)
+    _append_text(sheet, "Each row settles the contract on the same claims with the terms "
+                        "shown changed; money in " f"{run.currency}.", font=ITALIC)
+    sheet.append(_header_row(sheet, grid.headers)
+                 + [None, make_cell(sheet, CHART_LABEL, font=BOLD)])
+    for row, label in zip(_data_rows(sheet, grid, formats), labels):
+        sheet.append(row + [None, make_cell(sheet, label)])
+    if not grid.row_count:
+        return
+    categories = Reference(sheet, min_col=label_column, min_row=top + 1,
+                           max_row=top + grid.row_count)
+    for position, column in enumerate(("insurer_cost", "provider_result")):
+        values = Reference(sheet, min_col=grid.headers.index(column) + 1, min_row=top,
+                           max_row=top + grid.row_count)
+        chart = _bar_chart(values, categories, f"{column.replace('_', ' ').capitalize()} "
+                           f"over the grid ({run.currency})", grid.row_count)
+        sheet.add_chart(chart, f"{get_column_letter(label_column + 2)}"
+                               f"{top + position * CHART_ROWS}")
 
 
 # -- Inputs -----------------------------------------------------------------------------

@@ -7,10 +7,13 @@ sees, so their money columns are in currency units (``cents / 100``), converted 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from funding_models.risk import RiskReport
 
 #: Columns of the table of rejected input rows (the Rejected sheet).
 REJECTED_COLUMNS = ("file", "sheet", "table", "row", "column", "value", "reason")
@@ -195,6 +198,8 @@ class Comparison:
         Program version and run settings, name -> value (text or number).
     currency : str
         Currency code shown in number formats and headers.
+    risk : funding_models.risk.RiskReport or None
+        The bootstrap of the base run (the Risk sheet), when one was asked for.
     """
 
     summary: pd.DataFrame
@@ -206,6 +211,7 @@ class Comparison:
     currency: str = "EUR"
     spillover: pd.DataFrame = field(default_factory=pd.DataFrame)
     spillover_years: pd.DataFrame = field(default_factory=pd.DataFrame)
+    risk: RiskReport | None = None
 
 
 def summary_frame(rows: list[SummaryRow]) -> pd.DataFrame:

@@ -1,0 +1,486 @@
+"""How much of each contract's result is chance: a bootstrap of its members (issue 9).
+
+Each performance year of a contract is settled again on ``R`` resamples of what it
+settles on: the members of its population (shared savings, capitation, condition
+bundles), the patients of its provider (fee-for-service: members with a line in scope) or
+its episodes (episode bundles), drawn with replacement within segments so that every
+segment keeps its size. A replicate is a vector of counts, one per member (a multinomial
+draw); every total a settlement needs is a sum over members, so the totals of all
+replicates are one matrix product of the counts (R x members) with the per-member figures
+(members x columns). The model's own arithmetic then settles each replicate's totals.
+
+With ``null`` each contract's care cost is first scaled so that it equals the contract's
+benchmark (shared savings: the benchmark; capitation: the capitation revenue; bundles: the
+target), and that benchmark is held fixed: what is then paid is paid for luck alone.
+
+What the bootstrap does not redraw is held as settled: the baseline years, the insurer's
+book (capitation factors are normalised over it) and the number of units. Where a
+settlement depends on the baseline years' own populations (a historical benchmark, rate
+or price, a risk adjustment against the baseline's risk) or on percentiles of the year's
+episodes (winsorisation), redrawing the performance year alone would misstate the spread,
+so that year is left blank with the reason.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from funding_models.bundled import episodes_of, reconcile
+from funding_models.capitation import corridor_settlement
+from funding_models.fee_for_service import payment
+from funding_models.ledger import Ledger
+from funding_models.member_factors import book_factors
+from funding_models.populations import PopulationError, population_of, segment_lines
+from funding_models.results import ContractResult
+from funding_models.sharing import share
+
+#: The percentiles reported of each distribution.
+PERCENTILES = (5, 50, 95)
+
+#: Bins of the provider-result histogram drawn per contract.
+HISTOGRAM_BINS = 20
+
+#: Replicate counts held in memory at once (replicates x units), about 64 MB of float64.
+BLOCK_CELLS = 1 << 23
+
+#: Columns of the Risk table, in order, and how each is shown.
+RISK_KINDS = {
+    "contract": "text", "model": "text", "year": "year", "resampled": "text",
+    "units": "count", "replicates": "count",
+    "insurer_cost_p5": "money", "insurer_cost_p50": "money", "insurer_cost_p95": "money",
+    "provider_result_p5": "money", "provider_result_p50": "money",
+    "provider_result_p95": "money",
+    "savings_rate_p5": "rate", "savings_rate_p50": "rate", "savings_rate_p95": "rate",
+    "shared_savings_probability": "rate", "provider_risk_share": "number",
+    "status": "text",
+}
+
+#: Columns of the histogram table: replicates per bin of provider result.
+HISTOGRAM_KINDS = {"contract": "text", "year": "year", "bin_from": "money",
+                   "bin_to": "money", "replicates": "count"}
+
+
+class NotBootstrapped(Exception):
+    """A contract-year the bootstrap cannot redraw exactly; the message says why."""
+
+
+@dataclass(frozen=True)
+class RiskOptions:
+    """How to bootstrap: ``replicates`` resamples from ``seed``; ``null`` rescales each
+    contract's care cost to its benchmark first."""
+
+    replicates: int
+    seed: int
+    null: bool = False
+
+
+@dataclass(frozen=True)
+class Draws:
+    """One contract-year settled on every replicate (cents, one value per replicate).
+
+    ``savings_rate`` and ``shared_savings`` are None for models without them.
+    """
+
+    insurer_cost: np.ndarray
+    ffs_equivalent: np.ndarray
+    provider_result: np.ndarray
+    savings_rate: np.ndarray | None = None
+    shared_savings: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Resample:
+    """What one contract-year redraws: ``unit`` (members, patients, episodes), each unit's
+    ``ids`` (to seed the draws: contracts on the same units share them) and ``strata``
+    (segment codes), and per-unit figures to total, ``columns`` (name -> array)."""
+
+    unit: str
+    ids: np.ndarray
+    strata: np.ndarray
+    columns: dict[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class RiskReport:
+    """The bootstrap of a comparison's base run.
+
+    Attributes
+    ----------
+    options : RiskOptions
+    years : pandas.DataFrame
+        One row per contract and performance year, columns :data:`RISK_KINDS`, money in
+        currency units; a year that could not be redrawn is blank with its status.
+    histogram : pandas.DataFrame
+        Per contract and year, replicates per bin of provider result (the bins are
+        common to a contract's years), columns :data:`HISTOGRAM_KINDS`.
+    """
+
+    options: RiskOptions
+    years: pd.DataFrame
+    histogram: pd.DataFrame
+
+
+def resampled_totals(resample: Resample, replicates: int,
+                     rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Each column's total on every replicate: counts (R x units) times figures.
+
+    Every stratum's units are drawn with replacement as many times as it has units, so
+    the counts of a replicate are a multinomial draw that keeps each stratum's size.
+
+    Parameters
+    ----------
+    resample : Resample
+    replicates : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    dict
+        Column name -> array of ``replicates`` totals.
+
+    Examples
+    --------
+    Two units worth 1 and 3, each in a stratum of its own, are always drawn once:
+
+    >>> one_each = Resample("members", np.arange(2), np.array([0, 1]),
+    ...                     {"spend": np.array([1.0, 3.0])})
+    >>> resampled_totals(one_each, 3, np.random.default_rng(0))["spend"].tolist()
+    [4.0, 4.0, 4.0]
+    """
+    order = np.argsort(resample.strata, kind="stable")
+    figures = np.column_stack([resample.columns[name][order] for name in resample.columns])
+    units = len(order)
+    bounds = np.flatnonzero(np.diff(resample.strata[order])) + 1
+    strata = list(zip(np.r_[0, bounds], np.r_[bounds, units])) if units else []
+    totals = np.empty((replicates, figures.shape[1]))
+    block = max(1, BLOCK_CELLS // max(units, 1))
+    for start in range(0, replicates, block):
+        rows = min(block, replicates - start)
+        counts = np.empty((rows, units))
+        for first, end in strata:
+            size = end - first
+            drawn = rng.integers(0, size, size=(rows, size)) + (np.arange(rows) * size)[:, None]
+            counts[:, first:end] = np.bincount(drawn.ravel(), minlength=rows * size
+                                               ).reshape(rows, size)
+        totals[start:start + rows] = counts @ figures
+    return {name: totals[:, position] for position, name in enumerate(resample.columns)}
+
+
+def bootstrap(contracts: Sequence, ledger: Ledger, results: Sequence[ContractResult],
+              options: RiskOptions) -> RiskReport:
+    """Settle every contract's performance years on ``options.replicates`` resamples.
+
+    Parameters
+    ----------
+    contracts : sequence of contract terms
+    ledger : Ledger
+        The ledger the contracts were settled on.
+    results : sequence of ContractResult
+        Their settlement (the base run), one per contract: the years it could not settle
+        stay blank, and the figures it settled (benchmark, minimum savings rate...) are
+        held.
+    options : RiskOptions
+
+    Returns
+    -------
+    RiskReport
+    """
+    rows, histograms = [], []
+    for terms, result in zip(contracts, results):
+        settled = _settled_lines(result)
+        draws = {}
+        for row in result.rows:
+            record = {"contract": terms.name, "model": terms.model, "year": row.year,
+                      "replicates": options.replicates}
+            if row.insurer_cost is None:
+                rows.append({**record, "status": row.status})
+                continue
+            try:
+                resample, settle = _redraw(terms, ledger, settled[row.year], row.year,
+                                           options.null)
+            except (NotBootstrapped, PopulationError) as exc:
+                rows.append({**record, "status": f"not bootstrapped: {exc}"})
+                continue
+            rng = np.random.default_rng([options.seed, row.year, _fingerprint(resample)])
+            draws[row.year] = settle(resampled_totals(resample, options.replicates, rng))
+            rows.append({**record, **_summary(draws[row.year]), "resampled": resample.unit,
+                         "units": len(resample.ids)})
+        histograms.append(_histogram(terms.name, draws))
+    years = pd.DataFrame(rows, columns=list(RISK_KINDS)).astype({"year": "Int64",
+                                                                "units": "Int64"})
+    histogram = (pd.concat(histograms, ignore_index=True) if histograms
+                 else pd.DataFrame(columns=list(HISTOGRAM_KINDS)))
+    return RiskReport(options, years, histogram)
+
+
+def _fingerprint(resample: Resample) -> int:
+    """A number that names the units drawn, so that their draws do not depend on the
+    contract's place in the file and contracts on the same units share them."""
+    return zlib.crc32(np.ascontiguousarray(resample.ids, dtype=np.int64).tobytes())
+
+
+def _settled_lines(result: ContractResult) -> dict[int, dict]:
+    """The contract's per-year settlement table as dicts by year, money back in cents."""
+    if not result.tables:
+        return {}
+    table = result.tables[0]
+    lines = {}
+    for record in table.frame.to_dict(orient="records"):
+        if isinstance(record.get("year"), (int, np.integer)):
+            lines[int(record["year"])] = {
+                key: (value * 100 if table.kinds.get(key) == "money" and pd.notna(value)
+                      else value) for key, value in record.items()}
+    return lines
+
+
+def _summary(draws: Draws) -> dict:
+    """The Risk table's figures of one contract-year."""
+    record = {}
+    for name, cents in (("insurer_cost", draws.insurer_cost),
+                        ("provider_result", draws.provider_result)):
+        for percentile, value in zip(PERCENTILES, np.percentile(cents, PERCENTILES)):
+            record[f"{name}_p{percentile}"] = float(value) / 100
+    if draws.savings_rate is not None:
+        for percentile, value in zip(PERCENTILES,
+                                     np.percentile(draws.savings_rate, PERCENTILES)):
+            record[f"savings_rate_p{percentile}"] = float(value)
+        record["shared_savings_probability"] = float(np.mean(draws.shared_savings > 0))
+    ffs_spread = np.var(draws.ffs_equivalent, ddof=1) if len(draws.ffs_equivalent) > 1 else 0
+    notes = []
+    if ffs_spread > 0:
+        record["provider_risk_share"] = float(np.var(draws.provider_result, ddof=1)
+                                              / ffs_spread)
+    else:
+        notes.append("provider_risk_share blank: the FFS equivalent does not vary")
+    record["status"] = "ok" + "".join(f"; {note}" for note in notes)
+    return record
+
+
+def _histogram(contract: str, draws: dict[int, Draws]) -> pd.DataFrame:
+    """Replicates per bin of provider result, bins common to the contract's years."""
+    if not draws:
+        return pd.DataFrame(columns=list(HISTOGRAM_KINDS))
+    every = np.concatenate([d.provider_result for d in draws.values()])
+    low, high = float(every.min()), float(every.max())
+    edges = np.rint(np.linspace(low, high if high > low else low + 1, HISTOGRAM_BINS + 1))
+    frames = [pd.DataFrame({"contract": contract, "year": year, "bin_from": edges[:-1] / 100,
+                            "bin_to": edges[1:] / 100,
+                            "replicates": np.histogram(d.provider_result, edges)[0]})
+              for year, d in draws.items()]
+    return pd.concat(frames, ignore_index=True)
+
+
+# -- what each model redraws -----------------------------------------------------------
+
+Settle = Callable[[dict[str, np.ndarray]], Draws]
+
+
+def _redraw(terms, ledger: Ledger, line: dict, year: int, null: bool
+            ) -> tuple[Resample, Settle]:
+    """The units one contract-year redraws, and how a replicate's totals settle."""
+    if terms.model == "fee_for_service":
+        return _fee_for_service(terms, ledger, year, null)
+    if terms.model == "shared_savings":
+        return _shared_savings(terms, ledger, line, year, null)
+    if terms.model == "capitation":
+        return _capitation(terms, ledger, line, year, null)
+    if terms.bundle.kind == "condition":
+        return _condition_bundle(terms, ledger, line, year, null)
+    return _episode_bundle(terms, ledger, line, year, null)
+
+
+def _null_scale(benchmark: float, cost: float, what: str) -> float:
+    """The factor that brings the settled cost to the benchmark, for ``null``."""
+    if cost <= 0:
+        raise NotBootstrapped(f"--null: the {what} is {cost / 100:,.2f}; it cannot be "
+                              "scaled to the benchmark")
+    return benchmark / cost
+
+
+def _historical(what: str) -> NotBootstrapped:
+    return NotBootstrapped(
+        f"the {what} comes from the baseline years' own populations, which a resample of "
+        "the performance year does not redraw (use --null, which holds it as settled)")
+
+
+def _segment_codes(ledger: Ledger, member_codes: np.ndarray) -> np.ndarray:
+    """Each member's segment as an integer (one stratum without a segment column)."""
+    if ledger.members is None or "segment" not in ledger.members:
+        return np.zeros(len(member_codes), dtype=np.int64)
+    segments = ledger.member_column("segment")[member_codes]
+    text = pd.Series(segments, dtype="string").str.strip().str.casefold().fillna("")
+    return pd.factorize(text, sort=True)[0].astype(np.int64)
+
+
+def _population_resample(ledger: Ledger, members: pd.DataFrame, scale: float,
+                         unit: str = "members") -> Resample:
+    """The population's members of one year, spend scaled by ``scale``."""
+    codes = members["member"].cat.codes.to_numpy().astype(np.int64)
+    return Resample(unit, codes, _segment_codes(ledger, codes), {
+        "spend": members["spend"].to_numpy(dtype=np.float64) * scale,
+        "counted_spend": members["counted_spend"].to_numpy(dtype=np.float64) * scale,
+        "member_months": members["member_months"].to_numpy(dtype=np.float64),
+    })
+
+
+def _shared_savings(terms, ledger: Ledger, line: dict, year: int, null: bool
+                    ) -> tuple[Resample, Settle]:
+    agreed = terms.benchmark_pmpm_for(year)
+    if not null and agreed is None:
+        raise _historical("benchmark")
+    if not null and terms.risk_adjustment != "none":
+        raise _historical("risk adjustment's baseline risk score")
+    truncate_at = (terms.truncate_member_spend * 100
+                   if terms.truncate_member_spend is not None else None)
+    members = population_of(ledger, terms, truncate_at).in_year(year)
+    benchmark = float(np.rint(line["benchmark"]))
+    scale = _null_scale(benchmark, line["expenditure"], "expenditure") if null else 1.0
+    resample = _population_resample(ledger, members, scale)
+
+    def settle(totals: dict[str, np.ndarray]) -> Draws:
+        benchmarks = (np.full(len(totals["spend"]), benchmark) if null
+                      else np.rint(agreed * 100 * totals["member_months"]))
+        result = share(
+            benchmarks, totals["counted_spend"],
+            minimum_savings_rate=line["minimum_savings_rate"],
+            minimum_loss_rate=line["minimum_loss_rate"], sharing_rate=terms.sharing_rate,
+            quality_score=terms.quality_score, payment_multiplier=terms.payment_multiplier,
+            above_threshold=terms.sharing_basis == "above_threshold",
+            savings_cap=_or_nan(terms.savings_cap),
+            loss_sharing_rate=_or_nan(terms.effective_loss_sharing_rate),
+            loss_cap=_or_nan(terms.loss_cap))
+        net = np.rint(result.shared_savings) - np.rint(result.shared_losses)
+        spend = np.rint(totals["spend"])
+        return Draws(spend + net, spend, net, result.savings_rate,
+                     np.rint(result.shared_savings))
+
+    return resample, settle
+
+
+def _capitation(terms, ledger: Ledger, line: dict, year: int, null: bool
+                ) -> tuple[Resample, Settle]:
+    agreed = terms.rate_for(year)
+    if not null and agreed is None:
+        raise _historical("rate")
+    members = population_of(ledger, terms).in_year(year)
+    revenue = float(np.rint(line["capitation_revenue"]))
+    scale = _null_scale(revenue, line["cost_of_care"], "cost of care") if null else 1.0
+    resample = _population_resample(ledger, members, scale)
+    factor = members["member"].map(book_factors(ledger, terms, year).factor).to_numpy(
+        dtype=np.float64)
+    resample.columns["factor_months"] = factor * resample.columns["member_months"]
+    attachment = terms.stop_loss.attachment * 100 if terms.stop_loss else np.inf
+    resample.columns["above_attachment"] = np.maximum(resample.columns["spend"] - attachment,
+                                                      0.0)
+    insurer_share = terms.stop_loss.insurer_share if terms.stop_loss else 0.0
+    bands = [(b.from_, b.to, b.provider_share) for b in terms.risk_corridors or []]
+
+    def settle(totals: dict[str, np.ndarray]) -> Draws:
+        revenues = (np.full(len(totals["spend"]), revenue) if null
+                    else np.rint(agreed * 100 * totals["factor_months"]))
+        cost = np.rint(totals["spend"])
+        stop_loss = np.rint(insurer_share * totals["above_attachment"])
+        corridor = np.rint([corridor_settlement(k, d, bands)
+                            for k, d in zip(revenues, cost - stop_loss)])
+        paid = revenues + stop_loss + corridor
+        return Draws(paid, cost, paid - cost)
+
+    return resample, settle
+
+
+def _bundle_settle(terms, targets: Callable[[dict[str, np.ndarray]], np.ndarray]) -> Settle:
+    """A bundle's replicates: prospective (paid the target) or retrospective (NPRA)."""
+
+    def settle(totals: dict[str, np.ndarray]) -> Draws:
+        target, cost = targets(totals), np.rint(totals["spend"])
+        if terms.reconciliation == "prospective":
+            return Draws(target, cost, target - cost)
+        npra = np.rint([reconcile(t, c, quality_score=terms.quality_score,
+                                  stop_gain_rate=terms.stop_gain_rate,
+                                  stop_loss_rate=terms.stop_loss_rate)[0]
+                        for t, c in zip(target, cost)])
+        return Draws(cost + npra, cost, npra)
+
+    return settle
+
+
+def _condition_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
+                      ) -> tuple[Resample, Settle]:
+    if not null and terms.price == "historical":
+        raise _historical("price")
+    members = population_of(ledger, terms, condition=terms.bundle.condition).in_year(year)
+    target = float(np.rint(line["target"]))
+    scale = _null_scale(target, line["actual_cost"], "cost of care") if null else 1.0
+
+    def targets(totals: dict[str, np.ndarray]) -> np.ndarray:
+        if null:
+            return np.full(len(totals["spend"]), target)
+        return np.rint(terms.price * 100 * totals["member_months"] / 12)
+
+    return _population_resample(ledger, members, scale), _bundle_settle(terms, targets)
+
+
+def _episode_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
+                    ) -> tuple[Resample, Settle]:
+    if not null and terms.price == "historical":
+        raise _historical("price")
+    if terms.winsorize is not None:
+        raise NotBootstrapped("winsorize: the bounds are percentiles of the year's episodes "
+                              "and would move with every resample; they are not redrawn")
+    episodes = ledger.remember(("risk episodes", terms.name), lambda: episodes_of(terms, ledger))
+    in_year = episodes[episodes["year"].to_numpy() == year]
+    target = float(np.rint(line["target"]))
+    scale = _null_scale(target, line["actual_cost"], "episode cost") if null else 1.0
+    members = pd.Categorical(in_year["member"], dtype=ledger.claims["member"].dtype).codes
+    resample = Resample("episodes", np.flatnonzero(episodes["year"].to_numpy() == year),
+                        _segment_codes(ledger, members.astype(np.int64)),
+                        {"spend": in_year["cost"].to_numpy(dtype=np.float64) * scale})
+    return resample, _bundle_settle(terms, lambda totals: np.full(len(totals["spend"]), target))
+
+
+def _fee_for_service(terms, ledger: Ledger, year: int, null: bool
+                     ) -> tuple[Resample, Settle]:
+    if null:
+        raise NotBootstrapped("--null: fee-for-service has no benchmark to scale its spend to")
+    claims, codes = ledger.claims, ledger.codes
+    chosen = (ledger.among("provider", terms.provider)
+              & (claims["year"].to_numpy() == year))
+    if terms.scope.domains != "all":
+        chosen &= ledger.among("domain", terms.scope.domains)
+    if terms.scope.segment is not None:
+        chosen &= segment_lines(ledger, terms.scope.segment)
+    categories = claims["care_code"].cat.categories
+    tariffs = (ledger.tariffs.reindex(categories).to_numpy(dtype=np.float64)
+               if ledger.tariffs is not None else np.full(len(categories), np.nan))
+    tariff = np.append(tariffs, np.nan)[codes.care_code[chosen]]  # code -1: no tariff
+    amount = codes.amount[chosen]
+    signed = np.where(amount < 0, -1.0, 1.0) * claims["quantity"].to_numpy()[chosen]
+    value = np.where(np.isnan(tariff), amount * terms.price_factor, tariff * signed)
+    patients, member = np.unique(codes.member[chosen], return_inverse=True)
+    resample = Resample("patients", patients, _segment_codes(ledger, patients), {
+        "value": np.bincount(member, weights=value, minlength=len(patients)),
+        "amount": np.bincount(member, weights=amount, minlength=len(patients)),
+    })
+    tiers = ([(None if t.up_to is None else t.up_to * 100, t.rate)
+              for t in terms.degressive_tiers] if terms.degressive_tiers else None)
+    ceiling, floor = terms.ceiling_for(year), terms.floor_for(year)
+
+    def settle(totals: dict[str, np.ndarray]) -> Draws:
+        paid = np.rint([payment(gross, tiers=tiers,
+                                ceiling=None if ceiling is None else ceiling * 100,
+                                clawback_rate=terms.effective_clawback_rate,
+                                floor=None if floor is None else floor * 100,
+                                topup_rate=terms.effective_topup_rate).paid
+                        for gross in totals["value"]])
+        claimed = np.rint(totals["amount"])
+        return Draws(paid, claimed, paid - claimed)
+
+    return resample, settle
+
+
+def _or_nan(value: float | None) -> float:
+    return np.nan if value is None else value
