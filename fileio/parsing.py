@@ -38,7 +38,8 @@ def as_text(column: pa.Array) -> pa.Array:
         values = column.to_numpy(zero_copy_only=False)
         whole = np.isfinite(values) & (values == np.round(values)) & (np.abs(values) < 2**53)
         column = pa.array(
-            np.where(whole, np.nan_to_num(values).astype(np.int64).astype(str), values.astype(str)),
+            np.where(whole, np.where(whole, values, 0).astype(np.int64).astype(str),
+                     values.astype(str)),
             mask=np.isnan(values) if not whole.all() else None,
         )
     elif not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):

@@ -8,6 +8,7 @@ checked for document type declarations, which a workbook never needs and an enti
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 from pathlib import Path
 
@@ -35,10 +36,7 @@ def check_xlsx(path: Path) -> None:
     with open(path, "rb") as handle:
         head = handle.read(8)
     if head == _OLE2_MAGIC:
-        raise InputError(
-            f"{path}: this is an old .xls workbook or a password-protected .xlsx; "
-            "open it in Excel, remove any password and save it as .xlsx (Excel Workbook)."
-        )
+        raise InputError(_ole2_message(path))
     if not zipfile.is_zipfile(path):
         hint = "save it as .xlsx" if head[:2] != b"PK" else "the file is damaged (truncated?)"
         if _looks_like_text(head):
@@ -50,6 +48,42 @@ def check_xlsx(path: Path) -> None:
             _check_xml_parts(path, archive)
     except zipfile.BadZipFile as error:
         raise InputError(f"{path}: the workbook is damaged ({error}); export it again.") from None
+
+
+def _ole2_message(path: Path) -> str:
+    """What to say of an OLE2 compound file named ``.xlsx``: Excel stores both an old
+    ``.xls`` workbook and a password-protected ``.xlsx`` in that container; the names of its
+    first streams tell them apart."""
+    streams = set(_ole2_stream_names(path))
+    if streams & {"EncryptedPackage", "EncryptionInfo"}:
+        return (f"{path}: the workbook is protected by a password; open it in Excel, remove "
+                "the password (File > Info > Protect Workbook) and save it as .xlsx.")
+    if streams & {"Workbook", "Book"}:
+        return (f"{path}: this is an old .xls workbook (Excel 97-2003); open it in Excel and "
+                "save it as .xlsx (Excel Workbook).")
+    return (f"{path}: this is an old .xls workbook or a password-protected .xlsx; open it in "
+            "Excel, remove any password and save it as .xlsx (Excel Workbook).")
+
+
+def _ole2_stream_names(path: Path) -> list[str]:
+    """Names of the entries in the first sector of an OLE2 file's directory (empty when
+    the header is damaged)."""
+    with open(path, "rb") as handle:
+        header = handle.read(512)
+        if len(header) < 512:
+            return []
+        sector_size = 1 << struct.unpack_from("<H", header, 30)[0]
+        first_sector = struct.unpack_from("<I", header, 48)[0]
+        if sector_size not in (512, 4096) or first_sector >= 0xFFFFFFFA:
+            return []
+        handle.seek((first_sector + 1) * sector_size)
+        directory = handle.read(sector_size)
+    names = []
+    for entry in range(0, len(directory) - 127, 128):
+        length = struct.unpack_from("<H", directory, entry + 64)[0]
+        if 2 <= length <= 64:  # bytes of UTF-16 text, with its closing zero
+            names.append(directory[entry: entry + length - 2].decode("utf-16-le", "replace"))
+    return names
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -129,6 +129,9 @@ def _run(name: str, contracts: Sequence, ledger_for: Callable,
         else:
             result = SETTLERS[terms.model](terms, ledger)
             spillover = spillover_of(terms, ledger, result)
+            if name == BASE:
+                result = dataclasses.replace(
+                    result, warnings=[*result.warnings, *scope_warnings(terms, ledger)])
         rows = [dataclasses.replace(row, scenario=name,
                                     status=row.status + (f"; {note}" if note else ""))
                 for row in with_spillover(result.rows, spillover)]
@@ -137,6 +140,23 @@ def _run(name: str, contracts: Sequence, ledger_for: Callable,
         results.append(dataclasses.replace(result, rows=rows))
         spillovers.append(spillover)
     return Run(name, results, spillovers)
+
+
+def scope_warnings(terms, ledger: Ledger) -> list[str]:
+    """Warnings for a contract whose scope names what the data does not hold: care
+    domains no claim has, or a segment no member of the members table is in (such a
+    contract is still settled, usually on nothing)."""
+    warnings = []
+    if terms.scope.domains != "all":
+        missing = sorted(set(terms.scope.domains) - set(ledger.domains))
+        if missing:
+            warnings.append(f"domain(s) {', '.join(missing)} do not occur in the claims")
+    segment = terms.scope.segment
+    members = ledger.members
+    if segment is not None and members is not None and "segment" in members:
+        if not (members["segment"].astype("string").str.lower() == segment.lower()).any():
+            warnings.append(f"segment '{segment}' has no members in the members table")
+    return warnings
 
 
 def contract_details(runs: Sequence[Run]) -> list[ContractResult]:

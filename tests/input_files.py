@@ -91,3 +91,74 @@ def write_table(path: Path, rows: Sequence[Row], sheet: str = "claims") -> Path:
     if suffix == ".parquet":
         return write_parquet(path, rows)
     raise ValueError(f"no writer for {suffix}")
+
+
+def rewrite_xlsx(path: Path, change=lambda name, part: part, extra=None) -> Path:
+    """Rewrite the workbook at ``path`` part by part: ``change(name, bytes)`` gives each
+    part's new bytes, and the parts of ``extra`` (name -> bytes) are added."""
+    import io
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(Path(path).read_bytes())) as source, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            target.writestr(info.filename, change(info.filename, source.read(info)))
+        for name, part in (extra or {}).items():
+            target.writestr(name, part)
+    Path(path).write_bytes(out.getvalue())
+    return Path(path)
+
+
+def declare_sizes(path: Path, sizes: dict[str, int]) -> Path:
+    """Make the zip at ``path`` declare other unpacked sizes (name -> bytes) for some of
+    its parts, in its central directory, without changing what the parts hold: what a zip
+    bomb's directory claims, checked before anything is unpacked."""
+    import struct
+    import zipfile
+
+    data = bytearray(Path(path).read_bytes())
+    end = data.rfind(b"PK\x05\x06")  # end of central directory record
+    entries = struct.unpack_from("<H", data, end + 10)[0]
+    position = struct.unpack_from("<I", data, end + 16)[0]
+    for _ in range(entries):
+        name_length, extra_length, comment_length = struct.unpack_from("<HHH", data,
+                                                                       position + 28)
+        name = bytes(data[position + 46: position + 46 + name_length]).decode()
+        if name in sizes:
+            struct.pack_into("<I", data, position + 24, sizes[name])  # uncompressed size
+        position += 46 + name_length + extra_length + comment_length
+    Path(path).write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive:
+        assert {i.filename: i.file_size for i in archive.infolist() if i.filename in sizes} \
+            == sizes
+    return Path(path)
+
+
+def write_xls(path: Path, rows: Sequence[Row]) -> Path:
+    """Write an old Excel 97-2003 ``.xls`` workbook with xlwt (a real one, for the
+    refusal tests)."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    sheet = book.add_sheet("claims")
+    for row_number, row in enumerate(rows):
+        for column_number, value in enumerate(row):
+            if value is not None:
+                sheet.write(row_number, column_number, value)
+    book.save(str(path))
+    return Path(path)
+
+
+def encrypt_xlsx(path: Path, password: str = "secret") -> Path:
+    """Encrypt the workbook at ``path`` in place with a password, as Excel does
+    (msoffcrypto-tool's OOXML agile encryption)."""
+    import io
+
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = io.BytesIO(Path(path).read_bytes())
+    encrypted = io.BytesIO()
+    OOXMLFile(plain).encrypt(password, encrypted)
+    Path(path).write_bytes(encrypted.getvalue())
+    return Path(path)
