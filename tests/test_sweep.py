@@ -1,0 +1,198 @@
+"""Sweeps over contract terms (issue 9), and the Risk and Sweep sheets from the command line."""
+from __future__ import annotations
+
+import datetime as dt
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+from cli import main
+from contracts import ContractsError
+from funding_models.compare import settle_contracts
+from funding_models.ledger import build_ledger
+from funding_models.sweep import Vary, checked_grid, parse_vary, sweep, term_grid
+from tests.conftest import claims_frame, contract, members_frame
+
+TWO_MEMBERS = dict(model="shared_savings", provider="GP", scope={"domains": "all"},
+                   attribution="none", performance_years=[2024], benchmark_pmpm=25,
+                   sharing_rate=0.5, minimum_savings_rate=0.02)
+
+
+def two_member_ledger():
+    """Members spending 100 and 300 in 2024, enrolled all year."""
+    return build_ledger(
+        claims_frame([("A", "GP", "2024-03-01", "gp", "G1", 1, 100),
+                      ("B", "GP", "2024-03-01", "gp", "G1", 1, 300)]),
+        members=members_frame([("A", "s", "GP", 1.0), ("B", "s", "GP", 1.0)]))
+
+
+# -- reading --vary ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, values", [
+    ("sharing_rate=0.3:0.7:0.1", (0.3, 0.4, 0.5, 0.6, 0.7)),
+    ("minimum_savings_rate=0,0.01,0.02", (0, 0.01, 0.02)),
+    ("minimum_savings_rate=cms,0.02", ("cms", 0.02)),
+    ("stop_loss.attachment=1000:3000:1000", (1000, 2000, 3000)),
+    ("sharing_rate=0.5", (0.5,)),
+])
+def test_vary_reads_ranges_with_both_ends_and_lists(text, values):
+    vary = parse_vary(text)
+    assert vary.values == values and vary.key == text.split("=")[0]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("sharing_rate", "write TERM=START:STOP:STEP"),
+    ("sharing_rate=0.7:0.3:0.1", "STOP at least START"),
+    ("sharing_rate=a:b:c", "three numbers"),
+    ("sharing_rate=0:1:0", "STEP must be above 0"),
+])
+def test_vary_that_cannot_be_read_says_how_to_write_it(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_vary(text)
+
+
+def test_the_grid_is_every_combination_first_term_slowest():
+    grid = term_grid([Vary("a", (1, 2)), Vary("b", (3, 4))])
+    assert grid == [{"a": 1, "b": 3}, {"a": 1, "b": 4}, {"a": 2, "b": 3}, {"a": 2, "b": 4}]
+    with pytest.raises(ValueError, match="named twice"):
+        term_grid([Vary("a", (1,)), Vary("a", (2,))])
+
+
+# -- settling the grid ------------------------------------------------------------------
+
+def test_sweep_by_hand():
+    """Benchmark 25.00 x 24 member months = 600 against 400: savings 200, rate 1/3. With
+    MSR 0 or 0.3 the savings are shared: 200 x sharing rate; with MSR 0.5 nothing is."""
+    terms = contract(**TWO_MEMBERS)
+    frame = sweep(checked_grid(terms, [parse_vary("sharing_rate=0.3,0.6"),
+                                       parse_vary("minimum_savings_rate=0,0.3,0.5")]),
+                  two_member_ledger())
+    assert frame["provider_result"].tolist() == [60, 60, 0, 120, 120, 0]
+    assert frame["insurer_cost"].tolist() == [460, 460, 400, 520, 520, 400]
+    assert list(frame.columns[:3]) == ["sharing_rate", "minimum_savings_rate", "year"]
+    assert "stop_loss" not in frame  # blank at every point: not this model's figure
+
+
+def test_a_point_at_the_contracts_own_terms_settles_as_the_contract():
+    terms = contract(**TWO_MEMBERS)
+    ledger = two_member_ledger()
+    frame = sweep(checked_grid(terms, [parse_vary("sharing_rate=0.5")]), ledger)
+    row = settle_contracts([terms], ledger)[0].rows[0]
+    assert frame["insurer_cost"].iloc[0] == row.insurer_cost / 100
+    assert frame["status"].iloc[0] == row.status
+
+
+def test_a_nested_term_by_hand():
+    """Capitation on the two members (100 and 300): stop-loss at 150 pays 0.9 x 150 = 135;
+    at 250, 0.9 x 50 = 45."""
+    terms = contract(model="capitation", provider="GP", attribution="none",
+                     performance_years=[2024], rate_pmpm=10,
+                     stop_loss={"attachment": 1000, "insurer_share": 0.9})
+    frame = sweep(checked_grid(terms, [parse_vary("stop_loss.attachment=150,250")]),
+                  two_member_ledger())
+    assert frame["stop_loss"].tolist() == [135, 45]
+
+
+@pytest.mark.parametrize("vary, message", [
+    ("sharing_rate=0.5,1.2", "with sharing_rate=1.2: sharing_rate: must be at most 1"),
+    ("sharng_rate=0.5", "unknown key 'sharng_rate' (did you mean 'sharing_rate'?)"),
+    ("minimum_savings_rate=lots", "minimum_savings_rate: must be"),
+])
+def test_a_bad_value_names_the_contract_and_the_term(vary, message):
+    with pytest.raises(ContractsError) as caught:
+        checked_grid(contract(**TWO_MEMBERS), [parse_vary(vary)])
+    assert message in str(caught.value) and "contract 'test contract'" in str(caught.value)
+
+
+# -- the command line -------------------------------------------------------------------
+
+def run(*args):
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def small_run(tmp_path):
+    """40 members of practice GP, 2023-2024, and a shared-savings and a fee-for-service
+    contract."""
+    book = openpyxl.Workbook()
+    claims = book.active
+    claims.title = "claims"
+    claims.append(["claim_id", "member_id", "provider_id", "service_date", "domain", "amount"])
+    members = book.create_sheet("members")
+    members.append(["member_id", "segment", "attributed_provider"])
+    for i in range(40):
+        members.append([f"M{i}", "adults" if i % 3 else "elderly", "GP"])
+        for year in (2023, 2024):
+            claims.append([f"C{i}-{year}", f"M{i}", "GP", dt.date(year, 5, 1), "gp",
+                           50 + (i * 37 + year) % 400])
+    claims_path = tmp_path / "claims.xlsx"
+    book.save(claims_path)
+    contracts_path = tmp_path / "contracts.yaml"
+    contracts_path.write_text(
+        "contracts:\n"
+        "  - {name: Savings, model: shared_savings, provider: GP, performance_years: [2024],\n"
+        "     benchmark_pmpm: 22, minimum_savings_rate: 0.02, sharing_rate: 0.5}\n"
+        "  - {name: Fees, model: fee_for_service, provider: GP, performance_years: [2024],\n"
+        "     revenue_ceiling: 8000}\n")
+    return claims_path, contracts_path
+
+
+def test_compare_bootstrap_adds_a_risk_sheet_byte_identical_for_a_seed(small_run, tmp_path):
+    claims_path, contracts_path = small_run
+    outputs = [tmp_path / f"{name}.xlsx" for name in ("first", "again", "other")]
+    for out, seed in zip(outputs, (5, 5, 6)):
+        result = run("compare", claims_path, "--contracts", contracts_path, "-o", out,
+                     "--bootstrap", 300, "--seed", seed)
+        assert result.exit_code == 0, result.output
+    assert outputs[0].read_bytes() == outputs[1].read_bytes()
+    assert outputs[0].read_bytes() != outputs[2].read_bytes()
+    sheet = openpyxl.load_workbook(outputs[0])["Risk"]
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    header = rows.index(next(r for r in rows if r[0] == "contract"))
+    table = {r[0]: dict(zip(rows[header], r)) for r in rows[header + 1:header + 3]}
+    assert table["Savings"]["units"] == 40 and table["Savings"]["replicates"] == 300
+    assert 0 <= table["Savings"]["shared_savings_probability"] <= 1
+    assert table["Fees"]["resampled"] == "patients"
+    assert len(sheet._charts) == 2  # a histogram per contract
+
+
+def test_null_needs_bootstrap(small_run, tmp_path):
+    claims_path, contracts_path = small_run
+    result = CliRunner().invoke(main, ["compare", str(claims_path), "--contracts",
+                                       str(contracts_path), "-o", str(tmp_path / "o.xlsx"),
+                                       "--null"])
+    assert result.exit_code == 2 and "--null needs --bootstrap" in result.output
+
+
+def test_sweep_command_writes_a_sweep_sheet_with_charts(small_run, tmp_path):
+    claims_path, contracts_path = small_run
+    out = tmp_path / "sweep.xlsx"
+    result = run("sweep", claims_path, "--contracts", contracts_path, "--contract", "Savings",
+                 "--vary", "sharing_rate=0.3:0.7:0.2", "--vary", "minimum_savings_rate=0,0.5",
+                 "-o", out)
+    assert result.exit_code == 0, result.output
+    assert "at 6 sets of terms" in result.output
+    sheet = openpyxl.load_workbook(out)["Sweep"]
+    header = [c.value for c in sheet[3]]
+    assert header[:3] == ["sharing_rate", "minimum_savings_rate", "year"]
+    assert sheet.max_row == 3 + 6 and len(sheet._charts) == 2
+    again = tmp_path / "again.xlsx"
+    run("sweep", claims_path, "--contracts", contracts_path, "--contract", "Savings",
+        "--vary", "sharing_rate=0.3:0.7:0.2", "--vary", "minimum_savings_rate=0,0.5",
+        "-o", again)
+    assert again.read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--contract", "Savings", "--vary", "sharing_rate=2"], "sharing_rate: must be at most 1"),
+    (["--contract", "Nobody", "--vary", "sharing_rate=0.5"], "no contract of that name"),
+    (["--contract", "Savings", "--vary", "sharing_rate"], "TERM=START:STOP:STEP"),
+])
+def test_a_sweep_that_cannot_run_exits_2_with_one_sentence(small_run, tmp_path, args, message):
+    claims_path, contracts_path = small_run
+    out = tmp_path / "sweep.xlsx"
+    result = CliRunner().invoke(main, ["sweep", str(claims_path), "--contracts",
+                                       str(contracts_path), "-o", str(out), *args])
+    assert result.exit_code == 2 and message in result.output
+    assert not out.exists()
