@@ -916,6 +916,10 @@ def _copy_zip_deterministically(source, target: str | os.PathLike,
             stable.create_system = 3
             stable.external_attr = ZIP_ENTRY_ATTRIBUTES
             content = original.read(entry)
+            if entry.filename.endswith(".xml"):
+                # openpyxl writes a carriage return as it is, which XML readers turn into a
+                # line feed; a character reference keeps it (text such as "\r=1+1").
+                content = content.replace(b"\r", b"&#13;")
             if entry.filename in rows_by_part:
                 _write_with_rows(copy, stable, content, rows_by_part[entry.filename])
             else:
