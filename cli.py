@@ -5,9 +5,12 @@ Exit status: 0 success; 1 finished, but rows were rejected and ``--strict`` was 
 """
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -82,19 +85,51 @@ def _say(quiet: bool, text: str) -> None:
         click.echo(text)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str, status: int = EXIT_UNUSABLE) -> None:
     click.echo(f"fundcalc: {message}", err=True)
-    sys.exit(EXIT_UNUSABLE)
+    sys.exit(status)
+
+
+class _Terminated(BaseException):
+    """The process was asked to stop (SIGTERM): raised like Ctrl-C's KeyboardInterrupt, so
+    that outputs being written are removed on the way out."""
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated()
+
+
+#: OSError numbers that mean the output does not fit: disk full, file size limit, quota.
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 def _unusable_input_is_exit_2(command):
-    """Turn the errors that mean "this input cannot be used" into one sentence and exit 2."""
+    """Turn the errors that mean "this input cannot be used" into one sentence and exit 2.
+
+    A run stopped by Ctrl-C or SIGTERM, or by a full disk, also ends with one sentence
+    (exit 130, 143 or 2), after the temporary files of unfinished outputs are removed
+    (:func:`fileio.atomic.atomic_output`): no partial output is left.
+    """
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
         try:
             return command(*args, **kwargs)
         except (InputError, ContractsError, OutputPathError) as error:
             _fail(str(error))
+        except KeyboardInterrupt:
+            _fail("interrupted; no partial output was left.", 128 + signal.SIGINT)
+        except _Terminated:
+            _fail("stopped (SIGTERM); no partial output was left.", 128 + signal.SIGTERM)
+        except OSError as error:
+            if error.errno not in _DISK_FULL:
+                raise
+            _fail(f"cannot write the output: {error.strerror} (disk full or file size "
+                  "limit); no partial output was left. Free some space and run again.")
+        finally:
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
     return wrapper
 
 
