@@ -1,0 +1,120 @@
+"""Run the examples of a Markdown document as they are written, in order.
+
+- A fenced block whose info string names a file (```` ```yaml file=proposal.yaml ````) is
+  written to that file.
+- A ```` ```console ```` block holds commands after ``$ `` (a line ending in ``\\``
+  continues on the next); the lines after a command up to the next ``$ `` are its
+  expected output (a line ``...`` stands for any lines). Each command must exit 0 and
+  print exactly that.
+- A ```` ```python ```` block is run in one namespace shared by the document's blocks.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+_FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A fenced block: its info string (language and attributes) and its text."""
+
+    info: str
+    text: str
+
+    @property
+    def language(self) -> str:
+        """The first word of the info string."""
+        return self.info.split()[0] if self.info.split() else ""
+
+    @property
+    def file(self) -> str | None:
+        """The file the block is to be saved as (``file=NAME``), or None."""
+        found = re.search(r"\bfile=(\S+)", self.info)
+        return found.group(1) if found else None
+
+
+def blocks(markdown: str) -> list[Block]:
+    """The fenced blocks of a document, in order."""
+    return [Block(info.strip(), text) for info, text in _FENCE.findall(markdown)]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A console command and the output the document shows for it."""
+
+    line: str
+    expected: list[str]
+
+
+def commands(console: str) -> list[Command]:
+    """The commands of a console block with their expected output."""
+    found: list[Command] = []
+    lines = console.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not line.startswith("$ "):
+            raise ValueError(f"console block: output without a command before it: {line!r}")
+        command = line[2:]
+        while command.endswith("\\") and index < len(lines):
+            command = command[:-1] + " " + lines[index].strip()
+            index += 1
+        expected = []
+        while index < len(lines) and not lines[index].startswith("$ "):
+            expected.append(lines[index])
+            index += 1
+        found.append(Command(command, expected))
+    return found
+
+
+def output_matches(expected: list[str], printed: str) -> bool:
+    """Whether ``printed`` is ``expected``, a line ``...`` standing for any lines."""
+    pattern = "\n".join(".*?" if line.strip() == "..." else re.escape(line.rstrip())
+                        for line in expected)
+    printed = "\n".join(line.rstrip() for line in printed.strip("\n").splitlines())
+    return re.fullmatch(pattern, printed, re.DOTALL) is not None
+
+
+def run_command(command: Command, cwd: Path) -> subprocess.CompletedProcess:
+    """Run one command as written in ``cwd`` (``python`` is this interpreter) and check
+    its exit status and its output."""
+    words = shlex.split(command.line)
+    if words[0] == "python":
+        words[0] = sys.executable
+    done = subprocess.run(words, cwd=cwd, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "COLUMNS": "80"})
+    assert done.returncode == 0, f"$ {command.line}\n{done.stdout}{done.stderr}"
+    if command.expected:
+        assert output_matches(command.expected, done.stdout), (
+            f"$ {command.line}\nprinted:\n{done.stdout}\nthe document shows:\n"
+            + "\n".join(command.expected))
+    return done
+
+
+def run_document(markdown: str, cwd: Path, namespace: dict | None = None) -> list[Command]:
+    """Run every example of a document in ``cwd``, in order; return the commands run."""
+    namespace = {} if namespace is None else namespace
+    ran = []
+    for block in blocks(markdown):
+        if block.file:
+            (cwd / block.file).write_text(block.text, encoding="utf-8")
+        elif block.language == "console":
+            for command in commands(block.text):
+                run_command(command, cwd)
+                ran.append(command)
+        elif block.language == "python":
+            previous = Path.cwd()
+            os.chdir(cwd)
+            try:
+                exec(compile(block.text, "<markdown python block>", "exec"), namespace)
+            finally:
+                os.chdir(previous)
+    return ran
