@@ -16,9 +16,9 @@ target), and that benchmark is held fixed: what is then paid is paid for luck al
 What the bootstrap does not redraw is held as settled: the baseline years, the insurer's
 book (capitation factors are normalised over it) and the number of units. Where a
 settlement depends on the baseline years' own populations (a historical benchmark, rate
-or price, a risk adjustment against the baseline's risk) or on percentiles of the year's
-episodes (winsorisation), redrawing the performance year alone would misstate the spread,
-so that year is left blank with the reason.
+or price, a risk adjustment against the baseline's risk), redrawing the performance year
+alone would misstate the spread, so that year is left blank with the reason. Episode costs
+are winsorised at each replicate's own percentiles (:func:`winsorised_totals`).
 """
 from __future__ import annotations
 
@@ -96,12 +96,18 @@ class Draws:
 class Resample:
     """What one contract-year redraws: ``unit`` (members, patients, episodes), each unit's
     ``ids`` (to seed the draws: contracts on the same units share them) and ``strata``
-    (segment codes), and per-unit figures to total, ``columns`` (name -> array)."""
+    (segment codes), and per-unit figures to total, ``columns`` (name -> array).
+
+    ``per_replicate``, when given, works out figures that are not sums (such as
+    percentiles) from a block of counts (replicates x units, units in their order here):
+    name -> one value per replicate of the block.
+    """
 
     unit: str
     ids: np.ndarray
     strata: np.ndarray
     columns: dict[str, np.ndarray]
+    per_replicate: Callable[[np.ndarray], dict[str, np.ndarray]] | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +146,8 @@ def resampled_totals(resample: Resample, replicates: int,
     Returns
     -------
     dict
-        Column name -> array of ``replicates`` totals.
+        Column name -> array of ``replicates`` totals (and the figures of
+        ``per_replicate``).
 
     Examples
     --------
@@ -157,6 +164,8 @@ def resampled_totals(resample: Resample, replicates: int,
     bounds = np.flatnonzero(np.diff(resample.strata[order])) + 1
     strata = list(zip(np.r_[0, bounds], np.r_[bounds, units])) if units else []
     totals = np.empty((replicates, figures.shape[1]))
+    extras: dict[str, list[np.ndarray]] = {}
+    in_unit_order = np.argsort(order)
     block = max(1, BLOCK_CELLS // max(units, 1))
     for start in range(0, replicates, block):
         rows = min(block, replicates - start)
@@ -167,7 +176,11 @@ def resampled_totals(resample: Resample, replicates: int,
             counts[:, first:end] = np.bincount(drawn.ravel(), minlength=rows * size
                                                ).reshape(rows, size)
         totals[start:start + rows] = counts @ figures
-    return {name: totals[:, position] for position, name in enumerate(resample.columns)}
+        if resample.per_replicate is not None:
+            for name, values in resample.per_replicate(counts[:, in_unit_order]).items():
+                extras.setdefault(name, []).append(values)
+    return {**{name: totals[:, position] for position, name in enumerate(resample.columns)},
+            **{name: np.concatenate(values) for name, values in extras.items()}}
 
 
 def bootstrap(contracts: Sequence, ledger: Ledger, results: Sequence[ContractResult],
@@ -243,7 +256,7 @@ def _summary(draws: Draws) -> dict:
     for name, cents in (("insurer_cost", draws.insurer_cost),
                         ("provider_result", draws.provider_result)):
         for percentile, value in zip(PERCENTILES, np.percentile(cents, PERCENTILES)):
-            record[f"{name}_p{percentile}"] = float(value) / 100
+            record[f"{name}_p{percentile}"] = float(np.rint(value)) / 100  # whole cents
     if draws.savings_rate is not None:
         for percentile, value in zip(PERCENTILES,
                                      np.percentile(draws.savings_rate, PERCENTILES)):
@@ -393,16 +406,18 @@ def _capitation(terms, ledger: Ledger, line: dict, year: int, null: bool
 
 
 def _bundle_settle(terms, targets: Callable[[dict[str, np.ndarray]], np.ndarray]) -> Settle:
-    """A bundle's replicates: prospective (paid the target) or retrospective (NPRA)."""
+    """A bundle's replicates: prospective (paid the target) or retrospective (NPRA on the
+    winsorised cost, when the replicate has one)."""
 
     def settle(totals: dict[str, np.ndarray]) -> Draws:
         target, cost = targets(totals), np.rint(totals["spend"])
         if terms.reconciliation == "prospective":
             return Draws(target, cost, target - cost)
+        winsorised = np.rint(totals.get("winsorised_spend", totals["spend"]))
         npra = np.rint([reconcile(t, c, quality_score=terms.quality_score,
                                   stop_gain_rate=terms.stop_gain_rate,
                                   stop_loss_rate=terms.stop_loss_rate)[0]
-                        for t, c in zip(target, cost)])
+                        for t, c in zip(target, winsorised)])
         return Draws(cost + npra, cost, npra)
 
     return settle
@@ -428,18 +443,61 @@ def _episode_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
                     ) -> tuple[Resample, Settle]:
     if not null and terms.price == "historical":
         raise _historical("price")
-    if terms.winsorize is not None:
-        raise NotBootstrapped("winsorize: the bounds are percentiles of the year's episodes "
-                              "and would move with every resample; they are not redrawn")
     episodes = ledger.remember(("risk episodes", terms.name), lambda: episodes_of(terms, ledger))
     in_year = episodes[episodes["year"].to_numpy() == year]
     target = float(np.rint(line["target"]))
     scale = _null_scale(target, line["actual_cost"], "episode cost") if null else 1.0
     members = pd.Categorical(in_year["member"], dtype=ledger.claims["member"].dtype).codes
+    cost = in_year["cost"].to_numpy(dtype=np.float64) * scale
+    winsorised = (None if terms.winsorize is None or not len(cost) else
+                  lambda counts: {"winsorised_spend": winsorised_totals(cost, counts,
+                                                                        terms.winsorize)})
     resample = Resample("episodes", np.flatnonzero(episodes["year"].to_numpy() == year),
-                        _segment_codes(ledger, members.astype(np.int64)),
-                        {"spend": in_year["cost"].to_numpy(dtype=np.float64) * scale})
+                        _segment_codes(ledger, members.astype(np.int64)), {"spend": cost},
+                        winsorised)
     return resample, _bundle_settle(terms, lambda totals: np.full(len(totals["spend"]), target))
+
+
+def winsorised_totals(cost: np.ndarray, counts: np.ndarray,
+                      percentiles: Sequence[float]) -> np.ndarray:
+    """Per replicate, the total of the costs it draws, each clipped to the replicate's own
+    percentiles (linear interpolation between its order statistics, as numpy's default).
+
+    Parameters
+    ----------
+    cost : numpy.ndarray
+        One cost per unit.
+    counts : numpy.ndarray
+        Replicates x units: how often each replicate draws each unit.
+    percentiles : (low, high)
+        Fractions, e.g. (0.01, 0.99).
+
+    Examples
+    --------
+    Costs 1, 2 and 10 drawn once each, clipped to their 0th and 50th percentiles (1 and 2):
+    1 + 2 + 2 = 5; drawn as 1, 1, 10: percentiles 1 and 1, total 3.
+
+    >>> winsorised_totals(np.array([1.0, 2.0, 10.0]), np.array([[1, 1, 1], [2, 0, 1]]),
+    ...                   (0.0, 0.5)).tolist()
+    [5.0, 3.0]
+    """
+    order = np.argsort(cost, kind="stable")
+    ranked, drawn = cost[order], counts[:, order]
+    below = np.cumsum(drawn, axis=1)  # units drawn up to and including each rank
+    size = below[:, -1]
+
+    def order_statistic(position: np.ndarray) -> np.ndarray:
+        # The value at 0-based position k of the replicate's sorted sample.
+        return ranked[(below <= position[:, None]).sum(axis=1)]
+
+    bounds = []
+    for fraction in percentiles:
+        exact = (size - 1) * fraction
+        lower = np.floor(exact)
+        upper = np.minimum(lower + 1, size - 1)
+        low_value = order_statistic(lower)
+        bounds.append(low_value + (exact - lower) * (order_statistic(upper) - low_value))
+    return (drawn * np.clip(ranked, bounds[0][:, None], bounds[1][:, None])).sum(axis=1)
 
 
 def _fee_for_service(terms, ledger: Ledger, year: int, null: bool

@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from funding_models.compare import settle_contracts
 from funding_models.ledger import build_ledger
-from funding_models.risk import Resample, RiskOptions, bootstrap, resampled_totals
+from funding_models.risk import (
+    Resample,
+    RiskOptions,
+    bootstrap,
+    resampled_totals,
+    winsorised_totals,
+)
 from tests.conftest import claims_frame, contract, members_frame
 
 SHARED_SAVINGS = dict(model="shared_savings", provider="GP", scope={"domains": "all"},
@@ -62,6 +68,23 @@ def test_the_blocks_of_replicates_do_not_change_the_draws(monkeypatch):
     assert blocked.tolist() == whole.tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(-50, 500), min_size=1, max_size=12),
+       st.lists(st.lists(st.integers(0, 3), min_size=12, max_size=12), min_size=1,
+                max_size=4),
+       st.tuples(st.floats(0, 0.5), st.floats(0.5, 1)))
+def test_winsorised_totals_clip_each_replicate_at_its_own_percentiles(cost, counts,
+                                                                       percentiles):
+    cost = np.array(cost, dtype=float)
+    counts = np.array(counts)[:, :len(cost)]
+    counts[:, 0] += 1  # every replicate draws something
+    totals = winsorised_totals(cost, counts, percentiles)
+    for replicate, total in zip(counts, totals):
+        sample = np.repeat(cost, replicate)
+        low, high = np.percentile(sample, [100 * p for p in percentiles])
+        assert total == pytest.approx(np.clip(sample, low, high).sum(), abs=1e-6)
+
+
 # -- hand-worked ------------------------------------------------------------------------
 
 def test_two_members_shared_savings_by_hand():
@@ -106,6 +129,12 @@ CONTRACTS_ON_FOUR_MEMBERS = {
                                    "window_days": 30},
                            performance_years=[2024], price=160,
                            reconciliation="prospective"),
+    "winsorised episodes": dict(model="bundled", provider="GP",
+                                bundle={"kind": "episode", "trigger_codes": ["G1"],
+                                        "window_days": 30},
+                                performance_years=[2024], price=110,
+                                winsorize=[0.1, 0.8], reconciliation="retrospective",
+                                stop_gain_rate=0.5, stop_loss_rate=0.5),
 }
 
 
