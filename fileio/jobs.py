@@ -208,23 +208,37 @@ def _ledger_out_of_core(paths: InputPaths, contracts: ContractsFile, scenarios, 
 
 
 def line_by_line(contracts: ContractsFile, scenarios) -> LineByLine:
-    """The claim lines that the contracts' episodes and the scenarios' changes need one
-    a row: trigger codes (and the claims a scenario shifts into one) and every claim a
-    scenario shifts or grows."""
+    """What the contracts and scenarios need of the claim lines.
+
+    One line a row: the members with a trigger code (or a claim a scenario shifts into
+    one), and every claim a scenario shifts or grows. Care codes: every line of a
+    fee-for-service contract's providers (priced by code), the codes any contract or
+    scenario names, and the claims a shift moves with their own code.
+    """
     triggers = sorted({code for contract in contracts.contracts
                        if getattr(getattr(contract, "bundle", None), "kind", None) == "episode"
                        for code in contract.bundle.trigger_codes})
+    named = {*triggers, *(code for contract in contracts.contracts
+                          for code in getattr(contract, "carve_out_codes", None) or [])}
+    coded = [Selection(provider=provider) for contract in contracts.contracts
+             if contract.model == "fee_for_service" for provider in contract.provider]
     opening = [Selection(care_code=code) for code in triggers]
     changed = []
     for scenario in scenarios:
         for shift in scenario.shift or []:
             selections = _selections(shift.from_)
             changed += selections
+            named.update(shift.from_.care_codes or [])
+            if shift.to_care_code is None:
+                coded += selections
+            named.add(shift.to_care_code)
             if shift.to_care_code in triggers:
                 opening += selections
         for growth in scenario.growth or []:
             changed += _selections(growth)
-    return LineByLine(tuple(opening), tuple(changed))
+            named.update(growth.care_codes or [])
+    coded += [Selection(care_code=code) for code in sorted(named - {None})]
+    return LineByLine(tuple(opening), tuple(changed), tuple(coded))
 
 
 def _selections(claims) -> list[Selection]:

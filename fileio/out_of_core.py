@@ -63,14 +63,17 @@ _MATCHES = """(s.domain IS NULL OR s.domain = a.domain)
 
 #: The ledger's rows: lines summed, but one line a row where summing would change a
 #: result — every line of a member who may open an episode, and the lines a scenario
-#: changes (each is rounded to the cent on its own). Ordered, so that the same lines
-#: give the same rows.
+#: changes (each is rounded to the cent on its own). A care code no contract or scenario
+#: looks at is left blank, so that such lines sum further. Ordered, so that the same
+#: lines give the same rows.
 _LEDGER_ROWS = f"""
 WITH opening AS (
     SELECT DISTINCT member_id FROM accepted a SEMI JOIN opening_selections s ON {_MATCHES}
 ), marked AS (
-    SELECT a.*, member_id IN (SELECT member_id FROM opening)
-                OR EXISTS (SELECT 1 FROM line_selections s WHERE {_MATCHES}) AS single
+    SELECT a.* REPLACE (CASE WHEN EXISTS (SELECT 1 FROM coded_selections s WHERE {_MATCHES})
+                             THEN care_code END AS care_code),
+           member_id IN (SELECT member_id FROM opening)
+           OR EXISTS (SELECT 1 FROM line_selections s WHERE {_MATCHES}) AS single
     FROM accepted a
 ), summed AS (
     SELECT member_id, provider_id, domain, care_code, year, enrolled,
@@ -108,10 +111,14 @@ class LineByLine:
         Lines that may open an episode: every line of their members is kept.
     changed : tuple of Selection
         Lines that a scenario changes.
+    coded : tuple of Selection or None
+        Lines whose care code a contract or scenario looks at; the others' care code is
+        left blank. None: every line keeps its care code.
     """
 
     opening: tuple[Selection, ...] = ()
     changed: tuple[Selection, ...] = ()
+    coded: tuple[Selection, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -335,8 +342,10 @@ def _positions(rejects: pd.DataFrame, files: list[Path]) -> pa.Table:
 
 
 def _ledger_rows(connection, line_by_line: LineByLine) -> pa.Table:
+    coded = line_by_line.coded if line_by_line.coded is not None else (Selection(),)
     for name, selections in (("opening_selections", line_by_line.opening),
-                             ("line_selections", line_by_line.changed)):
+                             ("line_selections", line_by_line.changed),
+                             ("coded_selections", coded)):
         connection.register(name, pa.table({
             column: pa.array([getattr(s, column) for s in selections], type=pa.string())
             for column in ("domain", "care_code", "provider")}))
