@@ -147,7 +147,8 @@ def main():
 @main.command()
 @click.argument("claims", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--contracts", "contracts_path", required=True, type=_file,
-              help="The contracts file (.yaml or .json).")
+              help="The contracts file: .yaml or .json, or a workbook (.xlsx) "
+                   "with a contracts sheet.")
 @click.option("-o", "--output", required=True, type=_file, help="The workbook to write (.xlsx).")
 @input_options
 @click.option("--json", "json_path", type=_file,
@@ -229,7 +230,8 @@ def _read_varies(context, parameter, texts):
 @main.command()
 @click.argument("claims", nargs=-1, required=True, type=_file)
 @click.option("--contracts", "contracts_path", required=True, type=_file,
-              help="The contracts file (.yaml or .json).")
+              help="The contracts file: .yaml or .json, or a workbook (.xlsx) "
+                   "with a contracts sheet.")
 @click.option("--contract", "contract", required=True,
               help="The name of the contract whose terms to vary.")
 @click.option("--vary", "varies", multiple=True, required=True, callback=_read_varies,
@@ -266,7 +268,8 @@ def sweep(claims, contracts_path, contract, varies, output, members, fee_schedul
 @main.command()
 @click.argument("claims", nargs=-1, required=True, type=_file)
 @click.option("--contracts", "contracts_path", type=_file,
-              help="A contracts file to check too (its columns:, decimal_comma and "
+              help="A contracts file (.yaml, .json or .xlsx) to check too (its columns:, "
+                   "decimal_comma and "
                    "date_format settings are used for reading).")
 @input_options
 @click.option("--rejected", "rejected_path", type=_file,
