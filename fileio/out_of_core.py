@@ -3,17 +3,18 @@ by DuckDB within a memory limit.
 
 The claim lines are read from Parquet files a batch at a time and parsed by the rules of
 the in-memory path (:mod:`fileio.validation`). Each line that parses gets its contract
-year and whether it falls within its member's enrollment, and goes to a DuckDB table on
-disk. The rules that look across all lines (repeated claim keys, then members missing
-from the members table) and the sums run in DuckDB, which spills to disk beyond its
-memory limit. What comes back is the ledger's rows: the accepted lines summed per member,
-contract year, provider, domain, care code, enrollment and sign of the amount — except the
-lines of members with an episode trigger code, which stay one line a row for the episode
-windows. Memory then grows with members, not with claim lines.
+year and whether it falls within its member's enrollment, and is written to a temporary
+Parquet file. DuckDB then applies the rules that look across all lines (repeated claim
+keys, then members missing from the members table) and sums the accepted lines, spilling
+to disk beyond its memory limit. What comes back is the ledger's rows: lines summed per
+member, contract year, provider, domain, care code (where a contract looks at it),
+enrollment and sign of the amount — except where summing would change a result (members
+who may open an episode, claims a scenario changes), which stay one line a row. Memory
+then grows with members and what they use, not with claim lines.
 
 Every row is still accepted or rejected with a reason, and rows and cents reconcile per
-file. The SQL is plain enough to run on a cluster engine (Spark SQL) unchanged but for the
-table names; README "Larger than memory" says how.
+file. The SQL is plain enough to run on a cluster engine such as Spark SQL; README
+"Larger than memory" says how.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from fileio import validation
 from fileio.errors import InputError
@@ -36,17 +38,13 @@ from funding_models.ledger import (Ledger, assemble_ledger, enrolled_lines, id_c
 from funding_models.periods import contract_year
 from funding_models.results import REJECTED_COLUMNS, InputFileReport
 
-#: The claim columns kept per line, in the table's order: every column of the claims
-#: table (an exact copy is one equal in all of them), then where the line came from and
-#: what the ledger needs.
-_LINE_COLUMNS = (*(c.name for c in CLAIMS.columns), "_file", "_row", "year", "enrolled")
-
-_CREATE_LINES = """
-CREATE TABLE lines (
-    claim_id VARCHAR, line VARCHAR, member_id VARCHAR, provider_id VARCHAR,
-    service_date DATE, domain VARCHAR, care_code VARCHAR, quantity DOUBLE, amount BIGINT,
-    paid_date DATE, _file INTEGER, _row BIGINT, year INTEGER, enrolled BOOLEAN)
-"""
+#: The lines as they are kept on disk, one Parquet file a batch.
+_LINES = pa.schema([
+    ("claim_id", pa.string()), ("line", pa.string()), ("member_id", pa.string()),
+    ("provider_id", pa.string()), ("service_date", pa.date32()), ("domain", pa.string()),
+    ("care_code", pa.string()), ("quantity", pa.float64()), ("amount", pa.int64()),
+    ("paid_date", pa.date32()), ("_file", pa.int32()), ("_row", pa.int64()),
+    ("year", pa.int32()), ("enrolled", pa.bool_())])
 
 #: Lines whose claim key (claim_id, line) another line shares.
 _REPEATED_KEYS = """
@@ -219,15 +217,16 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     enrollment = validation.accepted(parsed["enrollment"]) if "enrollment" in parsed else None
     with tempfile.TemporaryDirectory(prefix="fundcalc-", dir=engine.temp_dir) as folder:
         try:
-            connection = duckdb.connect(str(Path(folder) / "claims.duckdb"), config={
+            connection = duckdb.connect(":memory:", config={
                 "memory_limit": engine.memory_limit, "temp_directory": folder,
                 "preserve_insertion_order": False})
         except duckdb.Error as error:
             raise InputError(f"--memory-limit {engine.memory_limit}: DuckDB refuses it "
                              f"({str(error).splitlines()[0]}); write e.g. 1GB.") from None
         try:
-            counts, parse_rejects = _load_lines(connection, files, options, members,
-                                                enrollment, year_start_month, engine, progress)
+            counts, parse_rejects = _load_lines(connection, Path(folder), files, options,
+                                                members, enrollment, year_start_month, engine,
+                                                progress)
             progress("checking claim keys and members")
             set_aside = _cross_row_rejects(connection, files, members)
             progress("summing the claim lines")
@@ -251,19 +250,21 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     return LargeInputs(ledger, claim_reports + reports, all_rejects)
 
 
-def _load_lines(connection, files: list[Path], options: ReadOptions,
+def _load_lines(connection, folder: Path, files: list[Path], options: ReadOptions,
                 members: pd.DataFrame | None, enrollment: pd.DataFrame | None,
                 year_start_month: int, engine: EngineOptions, progress
                 ) -> tuple[list[dict], list[pd.DataFrame]]:
-    """Parse every batch; put the lines that parse into the ``lines`` table. Returns per
-    file the rows, amount and blank rows read, and the rows rejected while parsing."""
-    connection.execute(_CREATE_LINES)
+    """Parse every batch; write the lines that parse to Parquet files in ``folder``, seen
+    by DuckDB as the view ``lines``. Returns per file the rows, amount and blank rows
+    read, and the rows rejected while parsing."""
+    pq.write_table(_LINES.empty_table(), folder / "lines-empty.parquet")
     known = None if members is None else pd.Index(members["member_id"].astype(str).unique(),
                                                   dtype=object)
     counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
     rejects = []
     for index, path in enumerate(files):
-        for raw in parquet_batches(path, CLAIMS, options.rename, engine.batch_rows):
+        batches = parquet_batches(path, CLAIMS, options.rename, engine.batch_rows)
+        for number, raw in enumerate(batches):
             table = validation.parse_raw(raw, CLAIMS, decimal_comma=options.decimal_comma,
                                          date_format=options.date_format)
             counts[index]["rows"] += len(raw.rows)
@@ -272,12 +273,12 @@ def _load_lines(connection, files: list[Path], options: ReadOptions,
             ok = table.ok
             if not ok.all():
                 rejects.append(validation.rejected(table))
-            batch = _keyed_lines(table.frame.loc[ok], index, known, members, enrollment,
-                                 year_start_month)
-            connection.register("batch", batch)
-            connection.execute("INSERT INTO lines BY NAME SELECT * FROM batch")
-            connection.unregister("batch")
+            pq.write_table(_keyed_lines(table.frame.loc[ok], index, known, members, enrollment,
+                                        year_start_month),
+                           folder / f"lines-{index}-{number}.parquet")
             progress(f"reading {path.name}: {counts[index]['rows']:,} lines")
+    pattern = str(folder / "lines-*.parquet").replace("'", "''")
+    connection.execute(f"CREATE VIEW lines AS SELECT * FROM read_parquet('{pattern}')")
     return counts, rejects
 
 
@@ -291,12 +292,13 @@ def _keyed_lines(frame: pd.DataFrame, file_index: int, known: pd.Index | None,
     else:  # members missing from the table get code -1: not enrolled (and rejected later)
         enrolled = enrolled_lines(id_categorical(frame["member_id"], known), dates, members,
                                   enrollment)
-    columns = {name: frame[name] for name in _LINE_COLUMNS[:-4]}
+    columns = {name: frame[name] for name in _LINES.names[:-4]}
     columns.update(service_date=dates, paid_date=frame["paid_date"].to_numpy()
                    .astype("datetime64[D]"), _file=np.full(len(frame), file_index, np.int32),
                    _row=frame["_row"].to_numpy(), year=contract_year(dates, year_start_month)
                    .astype(np.int32), enrolled=enrolled)
-    return pa.table({name: pa.array(columns[name]) for name in _LINE_COLUMNS})
+    return pa.table({name: pa.array(columns[name], type=_LINES.field(name).type)
+                     for name in _LINES.names})
 
 
 def _cross_row_rejects(connection, files: list[Path], members: pd.DataFrame | None
