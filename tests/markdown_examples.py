@@ -6,10 +6,13 @@
   continues on the next); the lines after a command up to the next ``$ `` are its
   expected output (a line ``...`` stands for any lines). Each command must exit 0 and
   print exactly that.
-- A ```` ```python ```` block is run in one namespace shared by the document's blocks.
+- A ```` ```python ```` block is run, and a ```` ```pycon ```` block (``>>>`` prompts and
+  the output they show) is checked as a doctest, in one namespace shared by the
+  document's blocks.
 """
 from __future__ import annotations
 
+import doctest
 import os
 import re
 import shlex
@@ -110,11 +113,22 @@ def run_document(markdown: str, cwd: Path, namespace: dict | None = None) -> lis
             for command in commands(block.text):
                 run_command(command, cwd)
                 ran.append(command)
-        elif block.language == "python":
+        elif block.language in ("python", "pycon"):
             previous = Path.cwd()
             os.chdir(cwd)
             try:
-                exec(compile(block.text, "<markdown python block>", "exec"), namespace)
+                _run_python(block, namespace)
             finally:
                 os.chdir(previous)
     return ran
+
+
+def _run_python(block: Block, namespace: dict) -> None:
+    if block.language == "python":
+        exec(compile(block.text, "<markdown python block>", "exec"), namespace)
+        return
+    test = doctest.DocTestParser().get_doctest(block.text, namespace, "markdown", None, 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    report: list[str] = []
+    runner.run(test, out=report.append, clear_globs=False)
+    assert runner.failures == 0, "".join(report)
