@@ -25,8 +25,10 @@ Mappings with fixed keys get a column per key: ``scope.domains``, ``scope.segmen
 ``stop_loss.attachment``, ``bundle.kind``, ``spillover.trends``...; in the scenarios sheet
 ``shift.from.domain``, ``shift.fraction``, ``growth.rate``... A scenario with several
 shifts or growths takes one row per change, the rows after its first with the name left
-blank. Text terms (``name``, ``notes``, ``scope.segment``...) are taken as written. A blank
-cell leaves the term out, so that its default (or the preset's value) applies.
+blank. Text terms (``name``, ``notes``, ``scope.segment``...) are taken as written, and so
+are the items of lists of ids and codes (``provider``, ``carve_out_codes``...: ``00123`` stays
+``00123``). A blank cell leaves the term out, so that its default (or the preset's value)
+applies.
 """
 from __future__ import annotations
 
@@ -57,8 +59,10 @@ from contracts.terms import ContractTerms, Settings
 CONTRACTS_SHEET, SETTINGS_SHEET, SCENARIOS_SHEET = "contracts", "settings", "scenarios"
 
 #: How a cell's text is read: as written (``text``), as a YAML value (``value``), as a
-#: list (``list``), as a value or a mapping (``map``), or as a list of mappings (``rows``).
-Shape = Literal["text", "value", "list", "map", "rows"]
+#: list of values (``list``) or of texts (``texts``: ids and codes, split at commas and
+#: kept as written, so that ``00123`` stays ``00123``), as a value or a mapping (``map``),
+#: or as a list of mappings (``rows``).
+Shape = Literal["text", "value", "list", "texts", "map", "rows"]
 
 
 @dataclass(frozen=True)
@@ -135,7 +139,9 @@ def _shape(annotation: Any) -> Shape:
     if any(c in (list, tuple) for c in containers):
         items = [arg for kind in kinds if get_origin(kind) in (list, tuple)
                  for arg in _alternatives(get_args(kind)[0])]
-        return "rows" if any(_is_model(item) for item in items) else "list"
+        if any(_is_model(item) for item in items):
+            return "rows"
+        return "texts" if items and all(item is str for item in items) else "list"
     if any(c is dict or _is_model(kind) for c, kind in zip(containers, kinds)):
         return "map"
     return "value"
@@ -250,6 +256,10 @@ def read_cell(column: Column, text: str) -> Any:
     text = text.strip()
     if column.shape == "text":
         return text
+    if column.shape == "texts" and not text.startswith("["):
+        if text.lower() in column.words:
+            return text
+        return [item.strip() for item in text.split(",") if item.strip()]
     if column.shape in ("map", "rows") and not any(q in text for q in "'\""):
         # "2025:1700000" is one word to YAML; the user meant a key and a value.
         text = _KEY_COLON.sub(": ", text)
@@ -524,10 +534,13 @@ def write_cell(column: Column, value: Any) -> Any:
         value = value[0]
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
+    if column.shape == "texts" and all(isinstance(v, str) and "," not in v
+                                       and not v.startswith("[") for v in value):
+        return ", ".join(value)
     text = yaml.safe_dump(value if not isinstance(value, tuple) else list(value),
                           default_flow_style=True, sort_keys=False, width=float("inf"),
                           allow_unicode=True).strip()
-    return text[1:-1] if text[:1] in "[{" else text
+    return text if column.shape == "texts" or text[:1] not in "[{" else text[1:-1]
 
 
 def sheet_cells(terms: dict[str, Any], columns: list[Column]) -> list[Any]:
@@ -578,6 +591,8 @@ _SHAPE_HELP = {
     "text": "Text, as written.",
     "value": "A number or a word.",
     "list": "A list: items separated by commas, e.g. 2022, 2023 (one item alone).",
+    "texts": "A list of ids or codes separated by commas, e.g. GP_N1, GP_N2 (one alone), "
+             "kept as written.",
     "map": "A number or word, or a mapping written key: value, key: value "
            "(e.g. 2024: 1650000, 2025: 1700000).",
     "rows": "A list of mappings: {key: value, key: value}, {key: value}.",

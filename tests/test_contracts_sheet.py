@@ -88,6 +88,8 @@ def test_same_contracts_give_the_same_bytes(tmp_path):
     ("performance_years", "2024", [2024]),
     ("performance_years", "2023, 2024", [2023, 2024]),
     ("provider", "GP_N1,GP_N2", ["GP_N1", "GP_N2"]),
+    ("carve_out_codes", "0123, G999", ["0123", "G999"]),  # ids and codes stay as written
+    ("provider", "[GP_N1, 'GP, North']", ["GP_N1", "GP, North"]),
     ("scope.domains", "all", "all"),
     ("scope.domains", "hospital", ["hospital"]),
     ("revenue_ceiling", "1650000", 1650000),
