@@ -711,7 +711,8 @@ def _risk_note(options: RiskOptions) -> str:
     return (f"{options.replicates:,} replicates, seed {options.seed}, of the base run (not "
             "the scenarios). Each replicate draws each contract-year's units with "
             "replacement, within segments, as many as there are, and settles the contract "
-            "on them; the baseline years and the insurer's book are held as settled."
+            "on them; where a figure settled comes from the baseline years, members are "
+            "drawn with their baseline years. The insurer's book is held as settled."
             + null)
 
 

@@ -4,21 +4,26 @@ Each performance year of a contract is settled again on ``R`` resamples of what 
 settles on: the members of its population (shared savings, capitation, condition
 bundles), the patients of its provider (fee-for-service: members with a line in scope) or
 its episodes (episode bundles), drawn with replacement within segments so that every
-segment keeps its size. A replicate is a vector of counts, one per member (a multinomial
-draw); every total a settlement needs is a sum over members, so the totals of all
-replicates are one matrix product of the counts (R x members) with the per-member figures
-(members x columns). The model's own arithmetic then settles each replicate's totals.
+segment keeps its size. A replicate is a vector of counts, one per unit (a multinomial
+draw); every total a settlement needs is a sum over units, so the totals of all replicates
+are one matrix product of the counts (R x units) with the per-unit figures (units x
+columns). The model's own arithmetic then settles each replicate's totals.
+
+Where a figure settled comes from the baseline years (a historical benchmark, rate or
+price, a risk adjustment, a minimum savings rate set by confidence), a member is drawn
+with the whole of their history: the members of the population in the baseline years and
+in the performance year, so that a replicate's baseline and performance year hold the
+same people, as the data do. A year's population in a replicate is then the drawn
+members that were in it, and its size may vary. A historical episode price is the one
+figure that is not redrawn (the baseline years' episodes are other units); it is blank
+with the reason. Episode costs are winsorised at each replicate's own percentiles
+(:func:`winsorised_totals`). The insurer's book, over which capitation factors are
+normalised, is held as settled.
 
 With ``null`` each contract's care cost is first scaled so that it equals the contract's
 benchmark (shared savings: the benchmark; capitation: the capitation revenue; bundles: the
-target), and that benchmark is held fixed: what is then paid is paid for luck alone.
-
-What the bootstrap does not redraw is held as settled: the baseline years, the insurer's
-book (capitation factors are normalised over it) and the number of units. Where a
-settlement depends on the baseline years' own populations (a historical benchmark, rate
-or price, a risk adjustment against the baseline's risk), redrawing the performance year
-alone would misstate the spread, so that year is left blank with the reason. Episode costs
-are winsorised at each replicate's own percentiles (:func:`winsorised_totals`).
+target), and that benchmark is held fixed, as are the minimum savings and loss rates: what
+is then paid is paid for luck alone. Only the performance year is drawn.
 """
 from __future__ import annotations
 
@@ -34,9 +39,19 @@ from funding_models.capitation import corridor_settlement
 from funding_models.fee_for_service import payment
 from funding_models.ledger import Ledger
 from funding_models.member_factors import book_factors
-from funding_models.populations import PopulationError, population_of, segment_lines
+from funding_models.baseline import normalised_weights, trend_factors
+from funding_models.populations import (
+    Population,
+    PopulationError,
+    population_of,
+    segment_lines,
+)
 from funding_models.results import ContractResult
-from funding_models.sharing import share
+from funding_models.sharing import (
+    cms_minimum_savings_rate,
+    confidence_minimum_savings_rate,
+    share,
+)
 
 #: The percentiles reported of each distribution.
 PERCENTILES = (5, 50, 95)
@@ -215,11 +230,11 @@ def bootstrap(contracts: Sequence, ledger: Ledger, results: Sequence[ContractRes
             try:
                 resample, settle = _redraw(terms, ledger, settled[row.year], row.year,
                                            options.null)
+                rng = np.random.default_rng([options.seed, row.year, _fingerprint(resample)])
+                draws[row.year] = settle(resampled_totals(resample, options.replicates, rng))
             except (NotBootstrapped, PopulationError) as exc:
                 rows.append({**record, "status": f"not bootstrapped: {exc}"})
                 continue
-            rng = np.random.default_rng([options.seed, row.year, _fingerprint(resample)])
-            draws[row.year] = settle(resampled_totals(resample, options.replicates, rng))
             rows.append({**record, **_summary(draws[row.year]), "resampled": resample.unit,
                          "units": len(resample.ids)})
         histograms.append(_histogram(terms.name, draws))
@@ -314,12 +329,6 @@ def _null_scale(benchmark: float, cost: float, what: str) -> float:
     return benchmark / cost
 
 
-def _historical(what: str) -> NotBootstrapped:
-    return NotBootstrapped(
-        f"the {what} comes from the baseline years' own populations, which a resample of "
-        "the performance year does not redraw (use --null, which holds it as settled)")
-
-
 def _segment_codes(ledger: Ledger, member_codes: np.ndarray) -> np.ndarray:
     """Each member's segment as an integer (one stratum without a segment column)."""
     if ledger.members is None or "segment" not in ledger.members:
@@ -329,45 +338,140 @@ def _segment_codes(ledger: Ledger, member_codes: np.ndarray) -> np.ndarray:
     return pd.factorize(text, sort=True)[0].astype(np.int64)
 
 
-def _population_resample(ledger: Ledger, members: pd.DataFrame, scale: float,
-                         unit: str = "members") -> Resample:
-    """The population's members of one year, spend scaled by ``scale``."""
-    codes = members["member"].cat.codes.to_numpy().astype(np.int64)
-    return Resample(unit, codes, _segment_codes(ledger, codes), {
-        "spend": members["spend"].to_numpy(dtype=np.float64) * scale,
-        "counted_spend": members["counted_spend"].to_numpy(dtype=np.float64) * scale,
-        "member_months": members["member_months"].to_numpy(dtype=np.float64),
-    })
+def _member_histories(ledger: Ledger, population: Population, years: Sequence[int],
+                      scale: float = 1.0) -> Resample:
+    """The members of the population in any of ``years``, each with their figures of
+    every one of those years (0 in a year they are not in the population), spend scaled
+    by ``scale``. A member is drawn with their whole history, so a year's population in a
+    replicate is the drawn members that were in it."""
+    rows = population.members[population.members["year"].isin(list(years)).to_numpy()]
+    codes = rows["member"].cat.codes.to_numpy().astype(np.int64)
+    ids, position = np.unique(codes, return_inverse=True)
+    risk = rows["risk_score"].to_numpy(dtype=np.float64)
+    months = rows["member_months"].to_numpy(dtype=np.float64)
+    counted = rows["counted_spend"].to_numpy(dtype=np.float64) * scale
+    figures = {
+        "spend": rows["spend"].to_numpy(dtype=np.float64) * scale,
+        "counted_spend": counted, "member_months": months, "members": np.ones(len(rows)),
+        "risk_months": np.where(np.isnan(risk), 0.0, risk * months),
+        "scored_months": np.where(np.isnan(risk), 0.0, months),
+        "annual_spend": counted / months * 12,
+        "annual_spend_squared": (counted / months * 12) ** 2,
+    }
+    columns = {}
+    year_of_row = rows["year"].to_numpy()
+    for year in years:
+        here = year_of_row == year
+        for name, values in figures.items():
+            column = np.zeros(len(ids))
+            column[position[here]] = values[here]
+            columns[f"{name}@{year}"] = column
+    unit = "members" if len(years) == 1 else "members, with their baseline years"
+    return Resample(unit, ids, _segment_codes(ledger, ids), columns)
+
+
+def _in_every_replicate(totals: dict[str, np.ndarray], years: Sequence[int]) -> None:
+    """Raise :class:`NotBootstrapped` when a replicate drew no member of a year's
+    population (its PMPM would be undefined)."""
+    empty = [str(year) for year in years if not (totals[f"member_months@{year}"] > 0).all()]
+    if empty:
+        raise NotBootstrapped(f"some resamples hold no member of the population in "
+                              f"{', '.join(empty)}: too few members there to bootstrap")
+
+
+def _baseline_pmpm(terms, totals: dict[str, np.ndarray], year: int) -> np.ndarray:
+    """Per replicate, the trended baseline PMPM (cents) of the drawn members, SPEC §2:
+    Σ_b w_b · PMPM_b · (1 + trend)^(t − b), each baseline year's own population."""
+    _in_every_replicate(totals, terms.baseline_years)
+    pmpm = np.column_stack([totals[f"counted_spend@{b}"] / totals[f"member_months@{b}"]
+                            for b in terms.baseline_years])
+    return pmpm @ (normalised_weights(terms.baseline_years, terms.baseline_weights)
+                   * trend_factors(terms.baseline_years, year, terms.trend))
+
+
+def _risk_factors(terms, totals: dict[str, np.ndarray], year: int) -> np.ndarray | float:
+    """Per replicate, R_t / R_base bounded to 1 ± risk_cap (1 without risk adjustment)."""
+    if terms.risk_adjustment == "none":
+        return 1.0
+    years = [*terms.baseline_years, year]
+    unscored = [str(y) for y in years if not (totals[f"scored_months@{y}"] > 0).all()]
+    if unscored:
+        raise NotBootstrapped(f"some resamples hold no member with a risk_score in "
+                              f"{', '.join(unscored)}")
+    mean = {y: totals[f"risk_months@{y}"] / totals[f"scored_months@{y}"] for y in years}
+    weights = normalised_weights(terms.baseline_years, terms.baseline_weights)
+    factor = mean[year] / sum(w * mean[b] for w, b in zip(weights, terms.baseline_years))
+    if terms.risk_cap is not None:
+        factor = np.clip(factor, 1 - terms.risk_cap, 1 + terms.risk_cap)
+    return factor
+
+
+def _minimum_savings_rates(terms, totals: dict[str, np.ndarray], year: int) -> np.ndarray:
+    """Per replicate, the MSR of the drawn population: a fraction, the CMS table by its
+    size, or z_p · CV / √N with CV of the last baseline year's annualised spend."""
+    rate, members = terms.minimum_savings_rate, totals[f"members@{year}"]
+    if rate == "cms":
+        rates = cms_minimum_savings_rate(members)
+        if np.isnan(rates).any():
+            raise NotBootstrapped("minimum_savings_rate 'cms': some resamples hold fewer "
+                                  "than 5,000 members, below the CMS table")
+        return rates
+    if isinstance(rate, float):
+        return np.full(len(members), rate)
+    last = terms.baseline_years[-1]
+    count = totals[f"members@{last}"]
+    if (count < 2).any():
+        raise NotBootstrapped(f"minimum_savings_rate {{confidence}}: some resamples hold "
+                              f"fewer than 2 members in {last}")
+    mean = totals[f"annual_spend@{last}"] / count
+    variance = (totals[f"annual_spend_squared@{last}"] - count * mean ** 2) / (count - 1)
+    return confidence_minimum_savings_rate(rate.confidence,
+                                           np.sqrt(np.maximum(variance, 0)) / mean, members)
+
+
+def _history_years(terms, year: int, null: bool, historical: bool) -> list[int]:
+    """The years a population contract's members are drawn with: the performance year,
+    and the baseline years when a figure settled comes from them (never with ``null``:
+    the benchmark is held)."""
+    return [year] if null or not historical else [*terms.baseline_years, year]
 
 
 def _shared_savings(terms, ledger: Ledger, line: dict, year: int, null: bool
                     ) -> tuple[Resample, Settle]:
     agreed = terms.benchmark_pmpm_for(year)
-    if not null and agreed is None:
-        raise _historical("benchmark")
-    if not null and terms.risk_adjustment != "none":
-        raise _historical("risk adjustment's baseline risk score")
+    uses_baseline = (agreed is None or terms.risk_adjustment != "none"
+                     or not isinstance(terms.minimum_savings_rate, (float, str)))
     truncate_at = (terms.truncate_member_spend * 100
                    if terms.truncate_member_spend is not None else None)
-    members = population_of(ledger, terms, truncate_at).in_year(year)
+    population = population_of(ledger, terms, truncate_at)
     benchmark = float(np.rint(line["benchmark"]))
     scale = _null_scale(benchmark, line["expenditure"], "expenditure") if null else 1.0
-    resample = _population_resample(ledger, members, scale)
+    resample = _member_histories(ledger, population,
+                                 _history_years(terms, year, null, uses_baseline), scale)
 
     def settle(totals: dict[str, np.ndarray]) -> Draws:
-        benchmarks = (np.full(len(totals["spend"]), benchmark) if null
-                      else np.rint(agreed * 100 * totals["member_months"]))
+        now = {name: totals[f"{name}@{year}"] for name in ("spend", "counted_spend",
+                                                           "member_months")}
+        if null:
+            benchmarks = np.full(len(now["spend"]), benchmark)
+            msr = np.full(len(now["spend"]), line["minimum_savings_rate"])
+        else:
+            baseline = agreed * 100 if agreed is not None else _baseline_pmpm(terms, totals,
+                                                                              year)
+            benchmarks = np.rint(baseline * _risk_factors(terms, totals, year)
+                                 * now["member_months"])
+            msr = _minimum_savings_rates(terms, totals, year)
         result = share(
-            benchmarks, totals["counted_spend"],
-            minimum_savings_rate=line["minimum_savings_rate"],
-            minimum_loss_rate=line["minimum_loss_rate"], sharing_rate=terms.sharing_rate,
+            benchmarks, now["counted_spend"], minimum_savings_rate=msr,
+            minimum_loss_rate=msr if terms.minimum_loss_rate == "same"
+            else terms.minimum_loss_rate, sharing_rate=terms.sharing_rate,
             quality_score=terms.quality_score, payment_multiplier=terms.payment_multiplier,
             above_threshold=terms.sharing_basis == "above_threshold",
             savings_cap=_or_nan(terms.savings_cap),
             loss_sharing_rate=_or_nan(terms.effective_loss_sharing_rate),
             loss_cap=_or_nan(terms.loss_cap))
         net = np.rint(result.shared_savings) - np.rint(result.shared_losses)
-        spend = np.rint(totals["spend"])
+        spend = np.rint(now["spend"])
         return Draws(spend + net, spend, net, result.savings_rate,
                      np.rint(result.shared_savings))
 
@@ -377,25 +481,32 @@ def _shared_savings(terms, ledger: Ledger, line: dict, year: int, null: bool
 def _capitation(terms, ledger: Ledger, line: dict, year: int, null: bool
                 ) -> tuple[Resample, Settle]:
     agreed = terms.rate_for(year)
-    if not null and agreed is None:
-        raise _historical("rate")
-    members = population_of(ledger, terms).in_year(year)
+    population = population_of(ledger, terms)
     revenue = float(np.rint(line["capitation_revenue"]))
     scale = _null_scale(revenue, line["cost_of_care"], "cost of care") if null else 1.0
-    resample = _population_resample(ledger, members, scale)
+    resample = _member_histories(ledger, population,
+                                 _history_years(terms, year, null, agreed is None), scale)
+    members = population.in_year(year)
+    in_year = np.zeros(len(resample.ids))
+    place = np.searchsorted(resample.ids, members["member"].cat.codes.to_numpy())
     factor = members["member"].map(book_factors(ledger, terms, year).factor).to_numpy(
         dtype=np.float64)
-    resample.columns["factor_months"] = factor * resample.columns["member_months"]
+    in_year[place] = factor * members["member_months"].to_numpy(dtype=np.float64)
+    resample.columns["factor_months"] = in_year
     attachment = terms.stop_loss.attachment * 100 if terms.stop_loss else np.inf
-    resample.columns["above_attachment"] = np.maximum(resample.columns["spend"] - attachment,
-                                                      0.0)
+    resample.columns["above_attachment"] = np.maximum(resample.columns[f"spend@{year}"]
+                                                      - attachment, 0.0)
     insurer_share = terms.stop_loss.insurer_share if terms.stop_loss else 0.0
     bands = [(b.from_, b.to, b.provider_share) for b in terms.risk_corridors or []]
 
     def settle(totals: dict[str, np.ndarray]) -> Draws:
-        revenues = (np.full(len(totals["spend"]), revenue) if null
-                    else np.rint(agreed * 100 * totals["factor_months"]))
-        cost = np.rint(totals["spend"])
+        cost = np.rint(totals[f"spend@{year}"])
+        if null:
+            revenues = np.full(len(cost), revenue)
+        else:
+            rate = (agreed * 100 if agreed is not None
+                    else _baseline_pmpm(terms, totals, year) * (1 - terms.discount))
+            revenues = np.rint(rate * totals["factor_months"])
         stop_loss = np.rint(insurer_share * totals["above_attachment"])
         corridor = np.rint([corridor_settlement(k, d, bands)
                             for k, d in zip(revenues, cost - stop_loss)])
@@ -405,15 +516,16 @@ def _capitation(terms, ledger: Ledger, line: dict, year: int, null: bool
     return resample, settle
 
 
-def _bundle_settle(terms, targets: Callable[[dict[str, np.ndarray]], np.ndarray]) -> Settle:
+def _bundle_settle(terms, targets: Callable[[dict[str, np.ndarray]], np.ndarray],
+                   year: int) -> Settle:
     """A bundle's replicates: prospective (paid the target) or retrospective (NPRA on the
     winsorised cost, when the replicate has one)."""
 
     def settle(totals: dict[str, np.ndarray]) -> Draws:
-        target, cost = targets(totals), np.rint(totals["spend"])
+        target, cost = targets(totals), np.rint(totals[f"spend@{year}"])
         if terms.reconciliation == "prospective":
             return Draws(target, cost, target - cost)
-        winsorised = np.rint(totals.get("winsorised_spend", totals["spend"]))
+        winsorised = np.rint(totals.get("winsorised_spend", totals[f"spend@{year}"]))
         npra = np.rint([reconcile(t, c, quality_score=terms.quality_score,
                                   stop_gain_rate=terms.stop_gain_rate,
                                   stop_loss_rate=terms.stop_loss_rate)[0]
@@ -425,24 +537,29 @@ def _bundle_settle(terms, targets: Callable[[dict[str, np.ndarray]], np.ndarray]
 
 def _condition_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
                       ) -> tuple[Resample, Settle]:
-    if not null and terms.price == "historical":
-        raise _historical("price")
-    members = population_of(ledger, terms, condition=terms.bundle.condition).in_year(year)
+    population = population_of(ledger, terms, condition=terms.bundle.condition)
     target = float(np.rint(line["target"]))
     scale = _null_scale(target, line["actual_cost"], "cost of care") if null else 1.0
+    historical = terms.price == "historical"
+    resample = _member_histories(ledger, population,
+                                 _history_years(terms, year, null, historical), scale)
 
     def targets(totals: dict[str, np.ndarray]) -> np.ndarray:
         if null:
-            return np.full(len(totals["spend"]), target)
-        return np.rint(terms.price * 100 * totals["member_months"] / 12)
+            return np.full(len(totals[f"spend@{year}"]), target)
+        price = (12 * _baseline_pmpm(terms, totals, year) * (1 - terms.discount)
+                 if historical else terms.price * 100)
+        return np.rint(price * (totals[f"member_months@{year}"] / 12))
 
-    return _population_resample(ledger, members, scale), _bundle_settle(terms, targets)
+    return resample, _bundle_settle(terms, targets, year)
 
 
 def _episode_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
                     ) -> tuple[Resample, Settle]:
     if not null and terms.price == "historical":
-        raise _historical("price")
+        raise NotBootstrapped(
+            "the price is the baseline years' mean episode cost, and those episodes are not "
+            "redrawn with the year's (use --null, which holds the target as settled)")
     episodes = ledger.remember(("risk episodes", terms.name), lambda: episodes_of(terms, ledger))
     in_year = episodes[episodes["year"].to_numpy() == year]
     target = float(np.rint(line["target"]))
@@ -453,9 +570,10 @@ def _episode_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
                   lambda counts: {"winsorised_spend": winsorised_totals(cost, counts,
                                                                         terms.winsorize)})
     resample = Resample("episodes", np.flatnonzero(episodes["year"].to_numpy() == year),
-                        _segment_codes(ledger, members.astype(np.int64)), {"spend": cost},
-                        winsorised)
-    return resample, _bundle_settle(terms, lambda totals: np.full(len(totals["spend"]), target))
+                        _segment_codes(ledger, members.astype(np.int64)),
+                        {f"spend@{year}": cost}, winsorised)
+    return resample, _bundle_settle(
+        terms, lambda totals: np.full(len(totals[f"spend@{year}"]), target), year)
 
 
 def winsorised_totals(cost: np.ndarray, counts: np.ndarray,

@@ -119,6 +119,17 @@ CONTRACTS_ON_FOUR_MEMBERS = {
                        performance_years=[2024], rate_pmpm=15,
                        stop_loss={"attachment": 250, "insurer_share": 0.9},
                        risk_corridors=[{"from": 0.02, "provider_share": 0.5}]),
+    "historical shared savings": dict(
+        SHARED_SAVINGS, baseline_years=[2023], trend=0.02, risk_adjustment="risk_score",
+        risk_cap=0.05, minimum_savings_rate={"confidence": 0.9}, loss_sharing_rate=0.3),
+    "historical capitation": dict(model="capitation", provider="GP", attribution="none",
+                                  performance_years=[2024], rate_pmpm="historical",
+                                  baseline_years=[2023], trend=0.03, discount=0.02),
+    "historical condition bundle": dict(model="bundled", provider="GP", attribution="none",
+                                        bundle={"kind": "condition", "condition": "diabetes"},
+                                        performance_years=[2024], price="historical",
+                                        baseline_years=[2023], discount=0.05,
+                                        reconciliation="prospective"),
     "condition bundle": dict(model="bundled", provider="GP", attribution="none",
                              bundle={"kind": "condition", "condition": "diabetes"},
                              performance_years=[2024], price=150,
@@ -143,13 +154,16 @@ def test_a_resample_that_can_only_draw_the_data_settles_as_the_contract(kind):
     """Each member in a segment of their own is drawn exactly once in every replicate: every
     percentile is the contract's own settlement, whatever the model."""
     spend = [80, 120, 310, 45]
-    members = members_frame([(f"M{i}", f"segment {i}", "GP", 1.0) for i in range(4)])
+    members = members_frame([(f"M{i}", f"segment {i}", "GP", 0.8 + i / 10)
+                             for i in range(4)])
     members["conditions"] = "diabetes"
-    claims = claims_frame([(f"M{i}", "GP", "2024-03-01", "gp", "G1", 1, float(a))
+    claims = claims_frame([(f"M{i}", "GP", f"{year}-03-01", "gp", "G1", 1, float(a) + shift)
+                           for year, shift in ((2023, 7), (2024, 0))
                            for i, a in enumerate(spend)])
     ledger = build_ledger(claims, members=members)
     terms = contract(**CONTRACTS_ON_FOUR_MEMBERS[kind])
     settled = settle_contracts([terms], ledger)[0].rows[0]
+    assert settled.status.startswith("ok"), settled.status
     row = risk_of(terms, ledger, replicates=50)
     assert row["status"] == "ok; provider_risk_share blank: the FFS equivalent does not vary"
     for percentile in ("p5", "p50", "p95"):
@@ -159,18 +173,40 @@ def test_a_resample_that_can_only_draw_the_data_settles_as_the_contract(kind):
 
 # -- blanks with reasons -----------------------------------------------------------------
 
-def test_a_historical_benchmark_is_blank_unless_null():
+def test_a_historical_benchmark_moves_with_the_members_drawn():
+    """Members A and B spend 100 and 300 in 2023 and again in 2024; the benchmark is their
+    own 2023 PMPM (trend 0). A replicate draws both years of a member together: {A, A}
+    has benchmark 200 and expenditure 200, {A, B} 400 and 400, {B, B} 600 and 600. Savings
+    are 0 in every replicate, so nothing is ever shared; insurer cost is the expenditure:
+    P5 200, P50 400, P95 600. (Redrawing 2024 alone against the settled benchmark of 400
+    would share savings in a quarter of the replicates.)"""
     ledger = build_ledger(
         claims_frame([(m, "GP", f"{y}-03-01", "gp", "G1", 1, a) for m, a in
                       (("A", 100), ("B", 300)) for y in (2023, 2024)]),
         members=members_frame([("A", "s", "GP", 1.0), ("B", "s", "GP", 1.0)]))
     terms = contract(**{**SHARED_SAVINGS, "baseline_years": [2023]},
                      minimum_savings_rate=0.02)
+    row = risk_of(terms, ledger, replicates=400)
+    assert (row["insurer_cost_p5"], row["insurer_cost_p50"], row["insurer_cost_p95"]) == (
+        200, 400, 600)
+    assert row["shared_savings_probability"] == 0
+    assert row["savings_rate_p5"] == row["savings_rate_p95"] == 0
+    assert (row["resampled"], row["units"]) == ("members, with their baseline years", 2)
+    assert risk_of(terms, ledger, replicates=400, null=True)["shared_savings_probability"] > 0
+
+
+def test_a_historical_episode_price_is_blank_with_the_reason():
+    ledger = build_ledger(
+        claims_frame([(m, "GP", f"{y}-03-01", "gp", "G1", 1, a) for m, a in
+                      (("A", 100), ("B", 300)) for y in (2023, 2024)]),
+        members=members_frame([("A", "s", "GP", 1.0), ("B", "s", "GP", 1.0)]))
+    terms = contract(model="bundled", provider="GP", performance_years=[2024],
+                     bundle={"kind": "episode", "trigger_codes": ["G1"], "window_days": 30},
+                     baseline_years=[2023], price="historical")
     row = risk_of(terms, ledger, replicates=20)
     assert pd.isna(row["insurer_cost_p50"])
-    assert row["status"].startswith("not bootstrapped: the benchmark comes from the "
-                                    "baseline years")
-    assert risk_of(terms, ledger, replicates=20, null=True)["status"] == "ok"
+    assert row["status"].startswith("not bootstrapped: the price is the baseline years' "
+                                    "mean episode cost")
 
 
 def test_a_year_not_settled_keeps_its_reason():
