@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
-from fileio.errors import InputError
+from fileio.errors import InputError, first_line
 
 #: Largest total unpacked size of a workbook's parts.
 MAX_UNPACKED_BYTES = 8 * 1024**3
@@ -46,8 +47,10 @@ def check_xlsx(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             _check_sizes(path, archive)
             _check_xml_parts(path, archive)
-    except zipfile.BadZipFile as error:
-        raise InputError(f"{path}: the workbook is damaged ({error}); export it again.") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
+        # A damaged part fails as it is unpacked (zlib), or names an unknown compression.
+        raise InputError(f"{path}: the workbook is damaged ({first_line(error)}); export "
+                         "it again.") from None
 
 
 def _ole2_message(path: Path) -> str:

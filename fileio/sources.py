@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from fileio.errors import InputError
+from fileio.errors import InputError, first_line
 from fileio.safety import check_xlsx
 from fileio.tables import TableSpec
 
@@ -32,6 +32,10 @@ STANDALONE_TABLES = ("claims", "cases")
 
 #: How many rows from the top may hold titles before the header.
 HEADER_SEARCH_ROWS = 30
+
+#: What pyarrow raises on a damaged Parquet file: its own errors, I/O errors, and text
+#: (column names, values) that is not UTF-8.
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError)
 
 
 @dataclass
@@ -114,7 +118,7 @@ def workbook_sheets(path: Path) -> list[str]:
     try:
         return list(fastexcel.read_excel(str(path)).sheet_names)
     except Exception as error:  # fastexcel raises its own error types
-        raise InputError(f"{path}: cannot open the workbook ({_first_line(error)}).") from None
+        raise InputError(f"{path}: cannot open the workbook ({first_line(error)}).") from None
 
 
 def read_table(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str | None = None,
@@ -146,10 +150,6 @@ def read_table(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     if kind == "csv":
         return _read_csv(path, spec, rename, all_columns)
     return _read_parquet(path, spec, rename, all_columns)
-
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _match_columns(headers: list[object], spec: TableSpec, rename: dict[str, str]) -> dict[str, int]:
@@ -265,7 +265,7 @@ def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
         sheet_rows = fastexcel.read_excel(str(path)).load_sheet(
             name, header_row=None, skip_rows=0, dtypes="string").to_arrow()
     except Exception as error:
-        raise InputError(f"{where}: cannot read the sheet ({_first_line(error)}).") from None
+        raise InputError(f"{where}: cannot read the sheet ({first_line(error)}).") from None
     if sheet_rows.num_rows == 0:
         raise InputError(f"{where}: the sheet is empty; it needs a header row and data.")
     grid = [list(row.values()) for row in sheet_rows.slice(0, HEADER_SEARCH_ROWS).to_pylist()]
@@ -355,7 +355,7 @@ def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: 
             encoding = "cp1252"  # the sniffed first megabyte was UTF-8, a later line is not
             table = read_all()
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: cannot read the CSV ({_first_line(error)}).") from None
+        raise InputError(f"{path}: cannot read the CSV ({first_line(error)}).") from None
     columns = {n: table.column(field_names[found[n]]).combine_chunks() for n in found}
     # Line numbers hold while no quoted value spans lines (the usual export).
     rows = np.arange(table.num_rows, dtype=np.int64) + header_index + 2
@@ -380,8 +380,9 @@ def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str], all_colum
     try:
         table = pq.read_table(path, columns=None if all_columns
                               else [names[found[n]] for n in found])
-    except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(f"{path}: cannot read the Parquet file ({_first_line(error)}).") from None
+        table.validate(full=True)  # damaged pages may hold text that is not UTF-8
+    except _PARQUET_ERRORS as error:
+        raise InputError(f"{path}: cannot read the Parquet file ({first_line(error)}).") from None
     columns = {n: table.column(names[found[n]]) for n in found}
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
     as_given = (list(zip(_headers_as_given(names),
@@ -413,20 +414,20 @@ def parquet_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_r
             first_row += batch.num_rows
             columns, rows, blank, _ = _drop_blank_rows(columns, rows)
             yield RawTable(str(path), "", columns, rows, blank)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(f"{path}: cannot read the Parquet file ({_first_line(error)}).") from None
+    except _PARQUET_ERRORS as error:
+        raise InputError(f"{path}: cannot read the Parquet file ({first_line(error)}).") from None
 
 
 def _parquet_columns(path: Path, spec: TableSpec, rename: dict[str, str]
                      ) -> tuple[list[str], dict[str, int]]:
     """The file's column names, and the position of each of ``spec``'s columns."""
     try:
-        schema = pq.read_schema(path)
-    except (pa.ArrowInvalid, OSError) as error:
-        raise InputError(f"{path}: not a readable Parquet file ({_first_line(error)}).") from None
+        names = list(pq.read_schema(path).names)
+    except _PARQUET_ERRORS as error:
+        raise InputError(f"{path}: not a readable Parquet file ({first_line(error)}).") from None
     try:
-        found = _match_columns(list(schema.names), spec, rename)
-        _require(found, spec, list(schema.names))
+        found = _match_columns(names, spec, rename)
+        _require(found, spec, names)
     except InputError as error:
         raise _in_context(str(path), error) from None
-    return list(schema.names), found
+    return names, found
