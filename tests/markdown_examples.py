@@ -86,20 +86,37 @@ def output_matches(expected: list[str], printed: str) -> bool:
     return re.fullmatch(pattern, printed, re.DOTALL) is not None
 
 
-def run_command(command: Command, cwd: Path) -> subprocess.CompletedProcess:
-    """Run one command as written in ``cwd`` (``python`` is this interpreter) and check
-    its exit status and its output."""
+def run_command(command: Command, cwd: Path) -> str:
+    """Run one command as written in ``cwd``, check its exit status and its output, and
+    return what it printed. ``fundcalc`` runs in this process (the installed command's
+    own entry point, without a process start per command); ``python`` is this
+    interpreter."""
     words = shlex.split(command.line)
-    if words[0] == "python":
-        words[0] = sys.executable
-    done = subprocess.run(words, cwd=cwd, capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "COLUMNS": "80"})
-    assert done.returncode == 0, f"$ {command.line}\n{done.stdout}{done.stderr}"
+    if words[0] == "fundcalc":
+        from click.testing import CliRunner
+
+        from cli import main
+
+        previous = Path.cwd()
+        os.chdir(cwd)
+        try:
+            done = CliRunner().invoke(main, words[1:])
+        finally:
+            os.chdir(previous)
+        status, printed, errors = done.exit_code, done.stdout, done.stderr
+        if done.exception is not None and not isinstance(done.exception, SystemExit):
+            errors += repr(done.exception)
+    else:
+        if words[0] == "python":
+            words[0] = sys.executable
+        process = subprocess.run(words, cwd=cwd, capture_output=True, text=True, timeout=600)
+        status, printed, errors = process.returncode, process.stdout, process.stderr
+    assert status == 0, f"$ {command.line}\n{printed}{errors}"
     if command.expected:
-        assert output_matches(command.expected, done.stdout), (
-            f"$ {command.line}\nprinted:\n{done.stdout}\nthe document shows:\n"
+        assert output_matches(command.expected, printed), (
+            f"$ {command.line}\nprinted:\n{printed}\nthe document shows:\n"
             + "\n".join(command.expected))
-    return done
+    return printed
 
 
 def run_document(markdown: str, cwd: Path, namespace: dict | None = None) -> list[Command]:
