@@ -589,6 +589,11 @@ CATALOGUE: dict[str, Case] = {
                                 "    provider: P1", "    scope: {domains: all}",
                                 "    performance_years: [2031]"),
         Settled("Later", "not settled: 2031 is outside the claims data (2024–2024)", None)),
+    "header only, in compare": Case(
+        lambda f: ["compare", str(claims_csv(f)), "--contracts", str(contracts_file(f)), "-o",
+                   str(f / "out.xlsx")],
+        Refused(f"{DIR}/claims.csv: no claim line was accepted (0 rejected); nothing to "
+                "settle. See why with `fundcalc validate --rejected rejected.csv`.")),
     "no claim line accepted": Case(
         lambda f: ["compare", str(claims_csv(f, claim("C1", "abc"))), "--contracts",
                    str(contracts_file(f)), "-o", str(f / "out.xlsx")],

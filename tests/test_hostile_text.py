@@ -101,7 +101,7 @@ def hostile_run(tmp_path_factory):
     day = datetime.date(2024, 3, 1)
     header = ["claim_id", "member_id", "provider_id", "service_date", "domain", "care_code",
               "amount"]
-    claims = write_xlsx(folder / "claims.xlsx", {
+    write_xlsx(folder / "claims.xlsx", {
         "claims": [
             header,
             [CLAIM_ID, MEMBER, PROVIDER, day, DOMAIN, CARE_CODE, 120.0],

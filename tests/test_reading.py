@@ -7,9 +7,7 @@ are worked out by hand in each test.
 from __future__ import annotations
 
 import datetime
-import io
 import random
-import zipfile
 from collections import Counter
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from pathlib import Path
@@ -22,7 +20,9 @@ from hypothesis import strategies as st
 
 from fileio.errors import InputError
 from fileio.inputs import Inputs, ReadOptions, read_inputs
-from input_files import write_csv, write_parquet, write_table, write_text, write_xlsx
+from input_files import (
+    rewrite_xlsx, write_csv, write_parquet, write_table, write_text, write_xlsx,
+)
 
 FORMATS = ["xlsx", "csv", "parquet"]
 #: The required claims columns, in the order the helpers below write them.
@@ -396,15 +396,9 @@ def _truncated_xlsx(path: Path) -> None:
 
 
 def _rezip(path: Path, change=lambda name, part: part, extra=None) -> None:
-    """Rewrite a valid workbook at ``path`` with its parts changed and ``extra`` parts added."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(_valid_xlsx(path))) as source, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            target.writestr(info.filename, change(info.filename, source.read(info)))
-        for name, part in (extra or {}).items():
-            target.writestr(name, part)
-    path.write_bytes(out.getvalue())
+    """Write a valid workbook at ``path`` with its parts changed and ``extra`` parts added."""
+    _valid_xlsx(path)
+    rewrite_xlsx(path, change, extra)
 
 
 def _with_doctype(name: str, part: bytes) -> bytes:
