@@ -92,9 +92,9 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
     return contracts, text
 
 
-def _read_grid(path: Path, sheet: str, first_header: str) -> SheetGrid:
-    """A sheet's cells as text: the header is the first row whose first filled cell is
-    ``first_header``; rows above it (titles) and blank rows are passed over."""
+def _read_grid(path: Path, sheet: str, key_header: str) -> SheetGrid:
+    """A sheet's cells as text: the header is the first row with a cell ``key_header``;
+    rows above it (titles) and blank rows are passed over."""
     import fastexcel
 
     try:
@@ -104,15 +104,14 @@ def _read_grid(path: Path, sheet: str, first_header: str) -> SheetGrid:
         raise InputError(f"{path}, sheet {sheet}: cannot read the sheet ({error}).") from None
     grid = [list(row.values()) for row in table.to_pylist()] if table.num_rows else []
     for index, cells in enumerate(grid[:HEADER_SEARCH_ROWS]):
-        filled = [normalise_header(c) for c in cells if c is not None and c.strip()]
-        if filled and filled[0] == first_header:
+        if key_header in (normalise_header(c) for c in cells if c is not None):
             headers = [normalise_header(c) if c is not None and c.strip() else None
                        for c in cells]
             rows = [(number, cells) for number, cells in enumerate(grid[index + 1:], index + 2)
                     if any(c is not None and c.strip() for c in cells)]
             return SheetGrid(sheet, headers, rows)
-    raise InputError(f"{path}, sheet {sheet}: no header row starting with "
-                     f"'{first_header}' in the first {HEADER_SEARCH_ROWS} rows; the template "
+    raise InputError(f"{path}, sheet {sheet}: no header row with a column "
+                     f"'{key_header}' in the first {HEADER_SEARCH_ROWS} rows; the template "
                      "from `fundcalc sample` shows the layout")
 
 

@@ -210,6 +210,27 @@ def test_a_second_change_of_a_scenario_takes_a_row_of_its_own(tmp_path):
     assert [g.rate for g in scenario.growth] == [0.05]
 
 
+def test_titles_above_the_header_and_columns_in_any_order(tmp_path):
+    path = tmp_path / "Contracten.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Contracts"
+    sheet.append(["Contracts for 2024, as agreed"])
+    sheet.append([])
+    sheet.append(["Model", "Name", "Provider", "Performance years", "Lump sum"])
+    sheet.append(["fee_for_service", "Mental health lump sum", "MH_1", "2023, 2024", 420000])
+    sheet.append([])
+    book.save(path)
+    (terms,) = load_contracts(path)[0].contracts
+    assert (terms.name, terms.provider, terms.performance_years, terms.lump_sum) == (
+        "Mental health lump sum", ("MH_1",), [2023, 2024], 420000.0)
+    sheet["D4"] = "2023, 2023"
+    book.save(path)
+    with pytest.raises(ContractsError, match=r"sheet Contracts, row 4, column "
+                                             r"performance_years: must list years"):
+        load_contracts(path)
+
+
 def test_a_workbook_without_a_contracts_sheet_says_so(tmp_path):
     path = tmp_path / "terms.xlsx"
     book = openpyxl.Workbook()
