@@ -200,7 +200,7 @@ def _parse_contract(entry: Any, position: int, base_dir: Path | None) -> Contrac
     try:
         return check_contract(entry, base_dir)
     except TermsProblems as exc:
-        raise ContractsError([f"{label}: {_at(key, message)}"
+        raise ContractsError([f"{label}: {key_path_message(key, message)}"
                               for key, message in exc.problems]) from None
 
 
@@ -217,7 +217,7 @@ class TermsProblems(Exception):
 
     def __init__(self, problems: list[tuple[tuple, str]]):
         self.problems = problems
-        super().__init__("; ".join(_at(key, message) for key, message in problems))
+        super().__init__("; ".join(key_path_message(key, message) for key, message in problems))
 
 
 def check_contract(terms: dict[str, Any], base_dir: Path | None = None) -> ContractTerms:
@@ -301,7 +301,7 @@ _SELF_EVIDENT = ("missing", "too_short", "string_too_short")
 
 def describe_error(error: dict[str, Any], model: type[BaseModel]) -> str:
     """One pydantic error as ``key.path: what is wrong (got value)``."""
-    return _at(*locate_error(error, model))
+    return key_path_message(*locate_error(error, model))
 
 
 def locate_error(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple, str]:
@@ -323,7 +323,14 @@ def locate_error(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple, 
     return loc, message + got
 
 
-def _at(loc: tuple, message: str) -> str:
+def key_path_message(loc: tuple, message: str) -> str:
+    """A problem at a key path as ``key.path: message``; list items counted from 1.
+
+    Examples
+    --------
+    >>> key_path_message(("degressive_tiers", 1, "rate"), "must be at least 0")
+    'degressive_tiers[2].rate: must be at least 0'
+    """
     path = ""
     for part in loc:
         path += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if path else part)

@@ -47,8 +47,8 @@ from contracts.loading import (
     ContractsError,
     StrictSafeLoader,
     TermsProblems,
-    _at,
     check_contract,
+    key_path_message,
     locate_error,
     parse_contracts,
 )
@@ -363,8 +363,8 @@ def _located(loc: tuple, message: str, columns: Iterable[Column], model: Any = N
             if tuple(keys) in paths:
                 best = (paths[tuple(keys)], used)
     if best is None:
-        return (loc[0] if isinstance(loc[0], str) else None), _at(loc[1:], message)
-    return best[0], _at(loc[best[1]:], message)
+        return (loc[0] if isinstance(loc[0], str) else None), key_path_message(loc[1:], message)
+    return best[0], key_path_message(loc[best[1]:], message)
 
 
 def _where(source: str, sheet: str, row: int | None, column: str | None) -> str:
@@ -473,7 +473,7 @@ def _settings(grid: SheetGrid, source: str, problems: list[str]) -> dict[str, An
             loc, message = locate_error(error, Settings)
             row = rows.get(loc[0]) if loc else None
             problems.append(f"{_where(source, grid.name, row, 'value' if row else None)}: "
-                            f"{_at(loc, message)}")
+                            f"{key_path_message(loc, message)}")
     return values
 
 
