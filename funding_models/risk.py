@@ -338,12 +338,18 @@ def _segment_codes(ledger: Ledger, member_codes: np.ndarray) -> np.ndarray:
     return pd.factorize(text, sort=True)[0].astype(np.int64)
 
 
+#: Per-member figures every population contract totals; others are asked for by name.
+HISTORY_FIGURES = ("spend", "counted_spend", "member_months", "members")
+
+
 def _member_histories(ledger: Ledger, population: Population, years: Sequence[int],
-                      scale: float = 1.0) -> Resample:
+                      scale: float = 1.0, extra: Sequence[str] = ()) -> Resample:
     """The members of the population in any of ``years``, each with their figures of
     every one of those years (0 in a year they are not in the population), spend scaled
-    by ``scale``. A member is drawn with their whole history, so a year's population in a
-    replicate is the drawn members that were in it."""
+    by ``scale``: :data:`HISTORY_FIGURES` and the ``extra`` ones (``risk_months``,
+    ``scored_months``, ``annual_spend``, ``annual_spend_squared``). A member is drawn with
+    their whole history, so a year's population in a replicate is the drawn members that
+    were in it."""
     rows = population.members[population.members["year"].isin(list(years)).to_numpy()]
     codes = rows["member"].cat.codes.to_numpy().astype(np.int64)
     ids, position = np.unique(codes, return_inverse=True)
@@ -362,7 +368,8 @@ def _member_histories(ledger: Ledger, population: Population, years: Sequence[in
     year_of_row = rows["year"].to_numpy()
     for year in years:
         here = year_of_row == year
-        for name, values in figures.items():
+        for name in (*HISTORY_FIGURES, *extra):
+            values = figures[name]
             column = np.zeros(len(ids))
             column[position[here]] = values[here]
             columns[f"{name}@{year}"] = column
@@ -446,8 +453,12 @@ def _shared_savings(terms, ledger: Ledger, line: dict, year: int, null: bool
     population = population_of(ledger, terms, truncate_at)
     benchmark = float(np.rint(line["benchmark"]))
     scale = _null_scale(benchmark, line["expenditure"], "expenditure") if null else 1.0
+    extra = (("risk_months", "scored_months") if terms.risk_adjustment != "none" else ()) + (
+        ("annual_spend", "annual_spend_squared")
+        if not isinstance(terms.minimum_savings_rate, (float, str)) else ())
     resample = _member_histories(ledger, population,
-                                 _history_years(terms, year, null, uses_baseline), scale)
+                                 _history_years(terms, year, null, uses_baseline), scale,
+                                 () if null else extra)
 
     def settle(totals: dict[str, np.ndarray]) -> Draws:
         now = {name: totals[f"{name}@{year}"] for name in ("spend", "counted_spend",

@@ -272,3 +272,14 @@ def test_the_same_seed_gives_the_same_results_and_another_seed_others():
     pd.testing.assert_frame_equal(first.histogram, again.histogram)
     other = risk_of(terms, ledger, replicates=300, seed=43)
     assert other["insurer_cost_p95"] != first.years.iloc[0]["insurer_cost_p95"]
+
+
+def test_a_contracts_draws_do_not_depend_on_its_place_in_the_file():
+    ledger = population_ledger(np.arange(1, 200).tolist())
+    savings = contract(**SHARED_SAVINGS, benchmark_pmpm=12, minimum_savings_rate=0.01)
+    fees = contract(name="fees", model="fee_for_service", provider="GP",
+                    performance_years=[2024], revenue_ceiling=15_000)
+    in_order, reversed_order = (
+        bootstrap(terms, ledger, settle_contracts(terms, ledger), RiskOptions(200, 8)).years
+        for terms in ([savings, fees], [fees, savings]))
+    pd.testing.assert_frame_equal(in_order, reversed_order.iloc[::-1].reset_index(drop=True))
