@@ -26,6 +26,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from fileio import validation
@@ -33,8 +34,7 @@ from fileio.errors import InputError
 from fileio.inputs import ReadOptions, optional_tables, validate_tables
 from fileio.sources import check_readable, file_sha256, parquet_batches
 from fileio.tables import CLAIMS
-from funding_models.ledger import (Ledger, assemble_ledger, enrolled_lines, id_categorical,
-                                   member_categorical)
+from funding_models.ledger import Ledger, assemble_ledger, enrolled_lines
 from funding_models.periods import contract_year
 from funding_models.results import REJECTED_COLUMNS, InputFileReport
 
@@ -44,7 +44,13 @@ _LINES = pa.schema([
     ("provider_id", pa.string()), ("service_date", pa.date32()), ("domain", pa.string()),
     ("care_code", pa.string()), ("quantity", pa.float64()), ("amount", pa.int64()),
     ("paid_date", pa.date32()), ("_file", pa.int32()), ("_row", pa.int64()),
-    ("year", pa.int32()), ("enrolled", pa.bool_())])
+    ("year", pa.int32()), ("enrolled", pa.bool_()),
+    # The ids numbered (IdNumbers; -1: blank), for summing on integers.
+    ("member_key", pa.int32()), ("provider_key", pa.int32()), ("domain_key", pa.int32()),
+    ("care_code_key", pa.int32()),
+    # Per line, what LineByLine says of it: may open an episode; a scenario changes it;
+    # its care code counts.
+    ("opens", pa.bool_()), ("changed", pa.bool_()), ("coded", pa.bool_())])
 
 #: Lines whose claim key (claim_id, line) another line shares.
 _REPEATED_KEYS = """
@@ -54,39 +60,79 @@ SELECT lines.* FROM lines SEMI JOIN (
 ORDER BY _file, _row
 """
 
-#: Whether claim line ``a`` matches selection ``s`` (a blank selection column: any).
-_MATCHES = """(s.domain IS NULL OR s.domain = a.domain)
-    AND (s.care_code IS NULL OR s.care_code = a.care_code)
-    AND (s.provider IS NULL OR s.provider = a.provider_id)"""
+#: The id columns numbered for the sums, and the ledger's columns they become.
+_KEYED = {"member_id": "member", "provider_id": "provider", "domain": "domain",
+          "care_code": "care_code"}
+
+
+class IdNumbers:
+    """Numbers the text ids of one column across batches, in the order first seen.
+
+    Parameters
+    ----------
+    known : pandas.Index, optional
+        Ids numbered first (the members table's members): 0 to ``len(known) - 1``.
+    """
+
+    def __init__(self, known: pd.Index | None = None):
+        self.ids = known if known is not None else pd.Index([], dtype=object)
+        self.known = len(self.ids)
+
+    def numbers(self, values: pd.Series) -> np.ndarray:
+        """The number of each value (-1 for a blank), numbering new ids."""
+        text = pa.array(values.astype("string[pyarrow]").array)
+        encoded = (text.combine_chunks() if isinstance(text, pa.ChunkedArray)
+                   else text).dictionary_encode()
+        found = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        position = self.ids.get_indexer(found)
+        new = position < 0
+        if new.any():
+            position[new] = len(self.ids) + np.arange(int(new.sum()))
+            self.ids = self.ids.append(found[new])
+        return np.append(position, -1)[
+            pc.fill_null(encoded.indices, len(found)).to_numpy(zero_copy_only=False)]
+
+    def categorical(self, numbers: np.ndarray, also: pd.Index | None = None) -> pd.Categorical:
+        """``numbers`` as a categorical of the ids they stand for, with sorted categories:
+        the ids used, and ``also``."""
+        used = np.unique(numbers[numbers >= 0])
+        categories = pd.Index(self.ids[used], dtype=object)
+        if also is not None:
+            categories = categories.union(also)
+        to_code = np.full(len(self.ids) + 1, -1, dtype=np.int64)  # last: blank
+        categories = categories.sort_values()
+        to_code[used] = categories.get_indexer(self.ids[used])
+        return pd.Categorical.from_codes(to_code[numbers], categories=categories)
+
 
 #: The ledger's rows: lines summed, but one line a row where summing would change a
 #: result — every line of a member who may open an episode, and the lines a scenario
 #: changes (each is rounded to the cent on its own). A care code no contract or scenario
 #: looks at is left blank, so that such lines sum further. Ordered, so that the same
 #: lines give the same rows.
-_LEDGER_ROWS = f"""
+_LEDGER_ROWS = """
 WITH opening AS (
-    SELECT DISTINCT member_id FROM accepted a SEMI JOIN opening_selections s ON {_MATCHES}
+    SELECT DISTINCT member_key FROM accepted WHERE opens
 ), marked AS (
-    SELECT a.* REPLACE (CASE WHEN EXISTS (SELECT 1 FROM coded_selections s WHERE {_MATCHES})
-                             THEN care_code END AS care_code),
-           member_id IN (SELECT member_id FROM opening)
-           OR EXISTS (SELECT 1 FROM line_selections s WHERE {_MATCHES}) AS single
-    FROM accepted a
+    SELECT member_key, provider_key, domain_key,
+           CASE WHEN coded THEN care_code_key ELSE -1 END AS care_code_key,
+           year, enrolled, service_date, quantity, amount,
+           changed OR member_key IN (SELECT member_key FROM opening) AS single
+    FROM accepted
 ), summed AS (
-    SELECT member_id, provider_id, domain, care_code, year, enrolled,
+    SELECT member_key, provider_key, domain_key, care_code_key, year, enrolled,
            max(service_date) AS service_date, sum(quantity) AS quantity,
            sum(amount)::BIGINT AS amount, count(*)::INTEGER AS lines
     FROM marked WHERE NOT single
-    GROUP BY member_id, provider_id, domain, care_code, year, enrolled, amount < 0
+    GROUP BY member_key, provider_key, domain_key, care_code_key, year, enrolled, amount < 0
 ), single AS (
-    SELECT member_id, provider_id, domain, care_code, year, enrolled, service_date,
-           quantity, amount, 1 AS lines
+    SELECT member_key, provider_key, domain_key, care_code_key, year, enrolled,
+           service_date, quantity, amount, 1 AS lines
     FROM marked WHERE single
 )
 SELECT * FROM (SELECT * FROM summed UNION ALL SELECT * FROM single)
-ORDER BY member_id, year, provider_id, domain, care_code NULLS FIRST, enrolled,
-         service_date, amount, quantity
+ORDER BY member_key, year, provider_key, domain_key, care_code_key, enrolled, service_date,
+         amount, quantity
 """
 
 
@@ -224,13 +270,17 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
             raise InputError(f"--memory-limit {engine.memory_limit}: DuckDB refuses it "
                              f"({str(error).splitlines()[0]}); write e.g. 1GB.") from None
         try:
+            numbers = {column: IdNumbers() for column in _KEYED}
+            if members is not None:
+                numbers["member_id"] = IdNumbers(pd.Index(
+                    members["member_id"].astype(str).unique(), dtype=object))
             counts, parse_rejects = _load_lines(connection, Path(folder), files, options,
-                                                members, enrollment, year_start_month, engine,
-                                                progress)
+                                                members, enrollment, year_start_month,
+                                                line_by_line, numbers, engine, progress)
             progress("checking claim keys and members")
             set_aside = _cross_row_rejects(connection, files, members)
             progress("summing the claim lines")
-            rows = _ledger_rows(connection, line_by_line)
+            rows = connection.sql(_LEDGER_ROWS).to_arrow_table()
             accepted = _accepted_per_file(connection)
         finally:
             connection.close()
@@ -239,7 +289,7 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     if not len(rows):
         raise InputError("no accepted claim lines: nothing to settle (see the rejected rows).")
     ledger = assemble_ledger(
-        _ledger_frame(rows, members), members=members, enrollment=enrollment,
+        _ledger_frame(rows, numbers, members), members=members, enrollment=enrollment,
         attribution=(validation.accepted(parsed["attribution"]) if "attribution" in parsed
                      else None),
         fee_schedule=(validation.accepted(parsed["fee_schedule"]) if "fee_schedule" in parsed
@@ -252,14 +302,13 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
 
 def _load_lines(connection, folder: Path, files: list[Path], options: ReadOptions,
                 members: pd.DataFrame | None, enrollment: pd.DataFrame | None,
-                year_start_month: int, engine: EngineOptions, progress
+                year_start_month: int, line_by_line: LineByLine,
+                numbers: dict[str, IdNumbers], engine: EngineOptions, progress
                 ) -> tuple[list[dict], list[pd.DataFrame]]:
     """Parse every batch; write the lines that parse to Parquet files in ``folder``, seen
     by DuckDB as the view ``lines``. Returns per file the rows, amount and blank rows
     read, and the rows rejected while parsing."""
     pq.write_table(_LINES.empty_table(), folder / "lines-empty.parquet")
-    known = None if members is None else pd.Index(members["member_id"].astype(str).unique(),
-                                                  dtype=object)
     counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
     rejects = []
     for index, path in enumerate(files):
@@ -273,30 +322,39 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
             ok = table.ok
             if not ok.all():
                 rejects.append(validation.rejected(table))
-            pq.write_table(_keyed_lines(table.frame.loc[ok], index, known, members, enrollment,
-                                        year_start_month),
-                           folder / f"lines-{index}-{number}.parquet")
+            lines = _keyed_lines(table.frame.loc[ok], index, numbers, members, enrollment,
+                                 year_start_month, line_by_line)
+            pq.write_table(lines, folder / f"lines-{index}-{number}.parquet")
             progress(f"reading {path.name}: {counts[index]['rows']:,} lines")
     pattern = str(folder / "lines-*.parquet").replace("'", "''")
     connection.execute(f"CREATE VIEW lines AS SELECT * FROM read_parquet('{pattern}')")
     return counts, rejects
 
 
-def _keyed_lines(frame: pd.DataFrame, file_index: int, known: pd.Index | None,
+def _keyed_lines(frame: pd.DataFrame, file_index: int, numbers: dict[str, IdNumbers],
                  members: pd.DataFrame | None, enrollment: pd.DataFrame | None,
-                 year_start_month: int) -> pa.Table:
-    """The lines of one batch as an Arrow table, with contract year and enrollment."""
+                 year_start_month: int, line_by_line: LineByLine) -> pa.Table:
+    """The lines of one batch as an Arrow table, with contract year, enrollment, the ids
+    numbered, and what ``line_by_line`` says of each."""
     dates = frame["service_date"].to_numpy().astype("datetime64[D]")
+    keys = {f"{_KEYED[column]}_key": numbers[column].numbers(frame[column]) for column in _KEYED}
     if members is None:
         enrolled = np.ones(len(frame), dtype=bool)
-    else:  # members missing from the table get code -1: not enrolled (and rejected later)
-        enrolled = enrolled_lines(id_categorical(frame["member_id"], known), dates, members,
-                                  enrollment)
-    columns = {name: frame[name] for name in _LINES.names[:-4]}
+    else:  # members missing from the table are numbered beyond it: not enrolled (and
+        # rejected later)
+        member, listed = keys["member_key"], numbers["member_id"]
+        enrolled = enrolled_lines(pd.Categorical.from_codes(
+            np.where(member < listed.known, member, -1), categories=listed.ids[:listed.known]),
+            dates, members, enrollment)
+    columns = {spec.name: frame[spec.name] for spec in CLAIMS.columns}
     columns.update(service_date=dates, paid_date=frame["paid_date"].to_numpy()
                    .astype("datetime64[D]"), _file=np.full(len(frame), file_index, np.int32),
                    _row=frame["_row"].to_numpy(), year=contract_year(dates, year_start_month)
-                   .astype(np.int32), enrolled=enrolled)
+                   .astype(np.int32), enrolled=enrolled, **keys,
+                   opens=_matching(frame, line_by_line.opening),
+                   changed=_matching(frame, line_by_line.changed),
+                   coded=(np.ones(len(frame), dtype=bool) if line_by_line.coded is None
+                          else _matching(frame, line_by_line.coded)))
     return pa.table({name: pa.array(columns[name], type=_LINES.field(name).type)
                      for name in _LINES.names})
 
@@ -343,15 +401,17 @@ def _positions(rejects: pd.DataFrame, files: list[Path]) -> pa.Table:
                      "_row": pa.array(rejects["row"].to_numpy(dtype=np.int64))})
 
 
-def _ledger_rows(connection, line_by_line: LineByLine) -> pa.Table:
-    coded = line_by_line.coded if line_by_line.coded is not None else (Selection(),)
-    for name, selections in (("opening_selections", line_by_line.opening),
-                             ("line_selections", line_by_line.changed),
-                             ("coded_selections", coded)):
-        connection.register(name, pa.table({
-            column: pa.array([getattr(s, column) for s in selections], type=pa.string())
-            for column in ("domain", "care_code", "provider")}))
-    return connection.sql(_LEDGER_ROWS).to_arrow_table()
+def _matching(frame: pd.DataFrame, selections: Sequence[Selection]) -> np.ndarray:
+    """Per line, whether it matches one of ``selections``."""
+    found = np.zeros(len(frame), dtype=bool)
+    for selection in selections:
+        match = np.ones(len(frame), dtype=bool)
+        for column, value in (("domain", selection.domain), ("care_code", selection.care_code),
+                              ("provider_id", selection.provider)):
+            if value is not None:
+                match &= (frame[column] == value).fillna(False).to_numpy(dtype=bool)
+        found |= match
+    return found
 
 
 def _accepted_per_file(connection) -> dict[int, tuple[int, int]]:
@@ -378,12 +438,15 @@ def _sorted_rejects(rejects: pd.DataFrame, files: list[Path]) -> pd.DataFrame:
         {c: object for c in REJECTED_COLUMNS if c != "row"})
 
 
-def _ledger_frame(rows: pa.Table, members: pd.DataFrame | None) -> pd.DataFrame:
+def _ledger_frame(rows: pa.Table, numbers: dict[str, IdNumbers],
+                  members: pd.DataFrame | None) -> pd.DataFrame:
     """The summed rows as :attr:`Ledger.claims` (ids as categoricals)."""
+    also = {"member_id": None if members is None else pd.Index(
+        members["member_id"].astype(str).unique(), dtype=object)}
     return pd.DataFrame({
-        "member": member_categorical(rows.column("member_id"), members),
-        **{name: id_categorical(rows.column(column)) for name, column in
-           (("provider", "provider_id"), ("domain", "domain"), ("care_code", "care_code"))},
+        **{name: numbers[column].categorical(
+            rows.column(f"{name}_key").to_numpy().astype(np.int64), also.get(column))
+           for column, name in _KEYED.items()},
         "service_date": rows.column("service_date").to_numpy().astype("datetime64[D]"),
         "year": rows.column("year").to_numpy().astype(np.int64),
         "quantity": rows.column("quantity").to_numpy().astype(np.float64),
