@@ -28,7 +28,7 @@ shifts or growths takes one row per change, the rows after its first with the na
 blank. Text terms (``name``, ``notes``, ``scope.segment``...) are taken as written, and so
 are the items of lists of ids and codes (``provider``, ``carve_out_codes``...: ``00123`` stays
 ``00123``). A blank cell leaves the term out, so that its default (or the preset's value)
-applies.
+applies. A number cell counts as Excel shows it, to 15 significant digits.
 """
 from __future__ import annotations
 

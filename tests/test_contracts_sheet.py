@@ -10,9 +10,11 @@ import openpyxl
 import pytest
 import yaml
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cli import main
-from contracts import ContractsError, load_contracts
+from contracts import ContractsError, load_contracts, parse_contracts
 from contracts.sheet_rows import CONTRACT_COLUMNS, SCENARIO_COLUMNS, read_cell, write_cell
 from fileio.contracts_sheet import read_contracts_workbook, write_contracts_workbook
 from fileio.sample_data import CONTRACTS_YAML, write_sample
@@ -306,3 +308,45 @@ def test_compare_reports_a_bad_cell_in_one_sentence(tmp_path):
     assert result.exit_code == 2
     assert result.stderr == (f"fundcalc: {path}, sheet contracts, row 2, column "
                              "clawback_rate: must be at most 1 (got 1.5)\n")
+
+
+# -- the law: a contract written to the sheet reads back as the same terms ----------------
+
+_TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1,
+                max_size=12).filter(lambda t: t.strip() == t and t)
+
+
+@st.composite
+def fee_for_service_terms(draw):
+    years = sorted(draw(st.sets(st.integers(2000, 2030), min_size=1, max_size=3)))
+    amount = st.floats(0, 1e9, allow_nan=False).map(lambda v: round(v, 2))
+    ceiling = draw(st.one_of(amount, st.fixed_dictionaries({y: amount for y in years})))
+    # Excel keeps 15 significant digits of a number typed in; so does the sheet reader.
+    tiers = draw(st.lists(st.floats(0, 2).map(lambda v: round(v, 6)), min_size=1,
+                          max_size=3))
+    bounds = sorted(draw(st.sets(st.integers(1, 10**7), min_size=len(tiers) - 1,
+                                 max_size=len(tiers) - 1)))
+    return {"name": draw(_TEXT), "model": "fee_for_service",
+            "provider": draw(st.lists(_TEXT, min_size=1, max_size=3)),
+            "scope": {"domains": draw(st.one_of(st.just("all"),
+                                                st.lists(_TEXT.map(str.lower), min_size=1,
+                                                         max_size=2)))},
+            "performance_years": years, "revenue_ceiling": ceiling,
+            "clawback_rate": draw(st.floats(0, 1).map(lambda v: round(v, 9))),
+            "degressive_tiers": [{"up_to": b, "rate": r} for b, r in zip(bounds, tiers)]
+            + [{"rate": tiers[-1]}],
+            "notes": draw(st.one_of(st.none(), _TEXT))}
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(terms=fee_for_service_terms())
+def test_a_contract_reads_back_from_the_sheet_as_from_yaml(tmp_path, terms):
+    terms = {k: v for k, v in terms.items() if v is not None}
+    try:
+        expected = parse_contracts({"contracts": [terms]})
+    except ContractsError:
+        return  # terms the contracts file refuses are refused by the sheet too (tested above)
+    path = tmp_path / "contracts.xlsx"
+    write_contracts_workbook({"contracts": [terms]}, path)
+    assert read_contracts_workbook(path)[0] == expected
