@@ -119,8 +119,10 @@ def run_command(command: Command, cwd: Path) -> str:
     return printed
 
 
-def run_document(markdown: str, cwd: Path, namespace: dict | None = None) -> list[Command]:
-    """Run every example of a document in ``cwd``, in order; return the commands run."""
+def run_document(markdown: str, cwd: Path, namespace: dict | None = None,
+                 leave_out=lambda command: False) -> list[Command]:
+    """Run every example of a document in ``cwd``, in order; return the commands run.
+    Commands for which ``leave_out(command)`` is true are not run."""
     namespace = {} if namespace is None else namespace
     ran = []
     for block in blocks(markdown):
@@ -128,6 +130,8 @@ def run_document(markdown: str, cwd: Path, namespace: dict | None = None) -> lis
             (cwd / block.file).write_text(block.text, encoding="utf-8")
         elif block.language == "console":
             for command in commands(block.text):
+                if leave_out(command):
+                    continue
                 run_command(command, cwd)
                 ran.append(command)
         elif block.language in ("python", "pycon"):

@@ -3,9 +3,7 @@ pycon block in order, and a command reference that names every command and optio
 from __future__ import annotations
 
 import re
-import shlex
-import subprocess
-import sys
+import shutil
 from pathlib import Path
 
 import click
@@ -18,10 +16,15 @@ REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
+RENDER = "python scripts/render_workbook.py"
+
+
 @pytest.fixture
 def workdir(tmp_path):
-    """A folder to run the examples in, with the shipped sample where the README says."""
-    (tmp_path / "sample_workbooks").symlink_to(REPO / "sample_workbooks")
+    """A folder to run the examples in, with the shipped sample and the scripts where the
+    README says."""
+    for folder in ("sample_workbooks", "scripts"):
+        (tmp_path / folder).symlink_to(REPO / folder)
     return tmp_path
 
 
@@ -41,10 +44,22 @@ def test_the_fresh_machine_compare_runs(workdir):
 
 
 def test_every_readme_example_runs(workdir):
-    ran = run_document(README, workdir)
-    assert [c.line.split()[1] for c in ran] == ["compare", "validate"]
+    # LibreOffice's rendering is left to the slow test below.
+    ran = run_document(README, workdir, leave_out=lambda c: c.line.startswith(RENDER))
+    assert [c.line.split()[1] for c in ran] == ["compare", "compare", "validate"]
     assert (workdir / "summary.json").exists()
     assert any(b.language == "pycon" for b in blocks(README))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftoppm") is None,
+                    reason="LibreOffice (soffice) and poppler-utils are not installed")
+def test_the_picture_is_rendered_as_the_readme_says(workdir):
+    ran = run_document(section("The picture"), workdir)
+    assert [c.line.split()[:2] for c in ran] == [["fundcalc", "compare"],
+                                                 ["python", "scripts/render_workbook.py"]]
+    for picture in ("summary.png", "summary_chart.png"):
+        assert (workdir / "docs" / picture).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_command_reference_names_every_command_and_option():
