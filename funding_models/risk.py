@@ -571,7 +571,8 @@ def _episode_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
         raise NotBootstrapped(
             "the price is the baseline years' mean episode cost, and those episodes are not "
             "redrawn with the year's (use --null, which holds the target as settled)")
-    episodes = ledger.remember(("risk episodes", terms.name), lambda: episodes_of(terms, ledger))
+    episodes = ledger.remember(("risk episodes", terms.model_dump_json()),
+                               lambda: episodes_of(terms, ledger))
     in_year = episodes[episodes["year"].to_numpy() == year]
     target = float(np.rint(line["target"]))
     scale = _null_scale(target, line["actual_cost"], "episode cost") if null else 1.0
