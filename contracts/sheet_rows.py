@@ -203,7 +203,8 @@ def columns_of(models: Sequence[type[BaseModel]], spread: Iterable[str] = (),
 
 
 def _contract_columns() -> list[Column]:
-    columns = columns_of(list(CONTRACT_MODELS.values()),
+    # ContractTerms first: the keys every model has, described for all of them.
+    columns = columns_of([ContractTerms, *CONTRACT_MODELS.values()],
                          spread=("scope", "stop_loss", "bundle", "spillover"))
     # The notes and the spillover keys last: they are seldom filled.
     last = [c for c in columns if c.path[0] in ("spillover", "notes")]
@@ -593,9 +594,27 @@ _SHAPE_HELP = {
     "list": "A list: items separated by commas, e.g. 2022, 2023 (one item alone).",
     "texts": "A list of ids or codes separated by commas, e.g. GP_N1, GP_N2 (one alone), "
              "kept as written.",
-    "map": "A number or word, or a mapping written key: value, key: value "
-           "(e.g. 2024: 1650000, 2025: 1700000).",
+    "map": "A number or a word, or a mapping written key: value, key: value.",
     "rows": "A list of mappings: {key: value, key: value}, {key: value}.",
+}
+
+#: How to write the terms that take a mapping or a list of mappings, by column.
+EXAMPLES = {
+    "revenue_ceiling": "1650000, or per year: 2024: 1650000, 2025: 1700000",
+    "revenue_floor": "225000, or per year: 2024: 225000, 2025: 230000",
+    "lump_sum": "420000, or per year: 2023: 410000, 2024: 420000",
+    "benchmark_pmpm": "176.43, or per year: 2024: 176.43, 2025: 181.00",
+    "rate_pmpm": "20.00, historical, or per year: 2024: 20.00, 2025: 20.60",
+    "minimum_savings_rate": "0.02, cms, or confidence: 0.9",
+    "loss_sharing_rate": "0.3, or quality_slope: 0.75, min: 0.4, max: 0.75",
+    "degressive_tiers": "{up_to: 900000, rate: 1.0}, {rate: 0.8}",
+    "risk_corridors": "{from: 0.03, to: 0.08, provider_share: 0.5}, "
+                      "{from: 0.08, provider_share: 0.2}",
+    "age_sex_factors": "age_sex_factors.csv (a file beside the workbook), example, or "
+                       "rows: {sex: F, age_from: 0, age_to: 17, factor: 0.8}, "
+                       "{sex: F, age_from: 18, factor: 1.1}",
+    "spillover.trends": "gp: 0.01, pharmacy: 0.04",
+    "columns": "Bedrag: amount, Datum: service_date",
 }
 
 
@@ -603,4 +622,5 @@ def column_comment(column: Column) -> str:
     """The comment on a column's header: what the term means, how to write it, and the
     models that have it."""
     used = f"\nUsed by: {', '.join(column.models)}." if column.models else ""
-    return f"{column.name}: {column.description}\n{_SHAPE_HELP[column.shape]}{used}"
+    example = f" For example: {EXAMPLES[column.name]}" if column.name in EXAMPLES else ""
+    return f"{column.name}: {column.description}\n{_SHAPE_HELP[column.shape]}{example}{used}"

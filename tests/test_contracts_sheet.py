@@ -15,7 +15,14 @@ from hypothesis import strategies as st
 
 from cli import main
 from contracts import ContractsError, load_contracts, parse_contracts
-from contracts.sheet_rows import CONTRACT_COLUMNS, SCENARIO_COLUMNS, read_cell, write_cell
+from contracts.sheet_rows import (
+    CONTRACT_COLUMNS,
+    SCENARIO_COLUMNS,
+    SETTING_COLUMNS,
+    column_comment,
+    read_cell,
+    write_cell,
+)
 from fileio.contracts_sheet import read_contracts_workbook, write_contracts_workbook
 from fileio.sample_data import CONTRACTS_YAML, write_sample
 
@@ -69,6 +76,12 @@ def test_template_has_a_comment_on_every_column_header():
     assert "clawed back" in comment["clawback_rate"]
     assert "Used by: fee_for_service." in comment["clawback_rate"]
     assert "{key: value, key: value}, {key: value}" in comment["risk_corridors"]
+    assert comment["model"].startswith("model: The funding model: fee_for_service, "
+                                       "shared_savings, capitation or bundled")
+    # Every term written as a mapping or a list of mappings shows how, by example.
+    for column in CONTRACT_COLUMNS + SCENARIO_COLUMNS + SETTING_COLUMNS:
+        if column.shape in ("map", "rows"):
+            assert "For example: " in column_comment(column), column.name
     rows = list(book["contracts"].iter_rows(min_row=2, values_only=True))
     header = [c.value for c in book["contracts"][1]]
     capitation = dict(zip(header, rows[6]))
