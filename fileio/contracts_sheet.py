@@ -37,7 +37,7 @@ from contracts.sheet_rows import (
 from fileio.atomic import atomic_output
 from fileio.errors import InputError
 from fileio.sources import HEADER_SEARCH_ROWS, check_readable, normalise_header, workbook_sheets
-from fileio.workbook import DOCUMENT_TIME, _save_deterministically
+from fileio.workbook import DOCUMENT_TIME, save_deterministically
 from fileio.xlsx_style import cell_value, make_cell
 
 _BOLD = Font(bold=True)
@@ -154,7 +154,7 @@ def write_contracts_workbook(data: dict[str, Any], path: str | os.PathLike,
     _write_settings(workbook.create_sheet(SETTINGS_SHEET), data)
     _write_sheet(workbook.create_sheet(SCENARIOS_SHEET), SCENARIO_COLUMNS, scenarios)
     with atomic_output(path, inputs=inputs) as temporary:
-        _save_deterministically(workbook, temporary, {})
+        save_deterministically(workbook, temporary, {})
 
 
 def _write_sheet(sheet, columns, rows: list[list[Any]]) -> None:

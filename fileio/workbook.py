@@ -184,7 +184,7 @@ def write_comparison_workbook(comparison: Comparison, path: str | os.PathLike,
                 atomic_output(episodes_csv, inputs=[*inputs, path])))
         workbook, extra_rows = _build_workbook(
             comparison, episodes, episodes_csv.name if episodes_csv else None)
-        _save_deterministically(workbook, temporary, extra_rows)
+        save_deterministically(workbook, temporary, extra_rows)
 
 
 def episodes_of(comparison: Comparison) -> pd.DataFrame | None:
@@ -233,7 +233,7 @@ def write_table_workbook(frame: pd.DataFrame, path: str | os.PathLike, *,
             target.append(row)
         target.auto_filter.ref = (f"A1:{get_column_letter(max(len(grid.headers), 1))}"
                                   f"{grid.row_count + 1}")
-        _save_deterministically(workbook, temporary, {})
+        save_deterministically(workbook, temporary, {})
 
 
 def contract_sheet_names(names: Sequence[str]) -> list[str]:
@@ -768,7 +768,7 @@ def write_sweep_workbook(run: SweepRun, path: str | os.PathLike,
             creator="fundcalc", title="fundcalc sweep", created=DOCUMENT_TIME,
             modified=DOCUMENT_TIME)
         write_sweep_sheet(workbook.create_sheet(SWEEP), run, number_formats(run.currency))
-        _save_deterministically(workbook, temporary, {})
+        save_deterministically(workbook, temporary, {})
 
 
 def write_sweep_sheet(sheet, run: SweepRun, formats: dict[ColumnKind, str | None]) -> None:
@@ -889,8 +889,8 @@ def _rows_xml(frame: pd.DataFrame, first_row: int) -> Iterator[str]:
 
 # -- deterministic save -----------------------------------------------------------------
 
-def _save_deterministically(workbook: Workbook, target: str | os.PathLike,
-                            extra_rows: dict[object, Iterator[str]]) -> None:
+def save_deterministically(workbook: Workbook, target: str | os.PathLike,
+                           extra_rows: dict[object, Iterator[str]]) -> None:
     """Save so that the same workbook content always gives the same bytes.
 
     ``extra_rows`` maps a sheet to rows of XML appended after the rows openpyxl wrote.
