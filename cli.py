@@ -103,6 +103,14 @@ def _raise_terminated(signum, frame):
 _DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
+def _stop(what: str, signum: int) -> None:
+    """End an interrupted run with one sentence and exit 128 + the signal's number."""
+    # Writers left half-way (openpyxl's row generators) fail as they are collected on the
+    # way out; their outputs are already removed, so that noise is not shown.
+    sys.unraisablehook = lambda unraisable: None
+    _fail(f"{what}; no partial output was left.", 128 + signum)
+
+
 def _unusable_input_is_exit_2(command):
     """Turn the errors that mean "this input cannot be used" into one sentence and exit 2.
 
@@ -119,9 +127,9 @@ def _unusable_input_is_exit_2(command):
         except (InputError, ContractsError, OutputPathError) as error:
             _fail(str(error))
         except KeyboardInterrupt:
-            _fail("interrupted; no partial output was left.", 128 + signal.SIGINT)
+            _stop("interrupted", signal.SIGINT)
         except _Terminated:
-            _fail("stopped (SIGTERM); no partial output was left.", 128 + signal.SIGTERM)
+            _stop("stopped (SIGTERM)", signal.SIGTERM)
         except OSError as error:
             if error.errno not in _DISK_FULL:
                 raise

@@ -1,10 +1,11 @@
 """Faults during a run (issue 8): Ctrl-C, SIGTERM and a full disk leave no partial output,
 end with one sentence and a non-zero exit, and a second run then succeeds.
 
-Each case runs the real command in a subprocess on claims whose many rejected rows make
-the workbook take about half a second to write; the signal is sent once the workbook's
-temporary file exists, that is while the output is being written. A full disk is
-simulated with a file size limit (RLIMIT_FSIZE) below the workbook's size.
+Each case runs the real command in a subprocess, on claims with many rejected rows. For
+the signals, the subprocess pauses halfway through writing the Rejected sheet (the
+workbook's temporary file then holds part of a zip) and tells the test, which sends the
+signal: the fault always falls in the middle of writing, however busy the machine. A full
+disk is simulated with a file size limit (RLIMIT_FSIZE) below the workbook's size.
 """
 from __future__ import annotations
 
@@ -35,28 +36,50 @@ def run_folder(tmp_path):
     return tmp_path
 
 
-def command(folder: Path) -> list[str]:
-    return [sys.executable, "-m", "cli", "compare", str(folder / "claims.csv"), "--contracts",
+#: Run in the subprocess before fundcalc: after 5 000 rows of the Rejected sheet the
+#: writer touches the file named by the first argument and waits for the test's signal.
+PAUSE_WHILE_WRITING = """
+import sys, time, pathlib
+import fileio.workbook as workbook
+pause_file = pathlib.Path(sys.argv.pop(1))
+rows_xml = workbook._rows_xml
+def paused(frame, first_row):
+    for number, row in enumerate(rows_xml(frame, first_row)):
+        if number == 5_000:
+            pause_file.touch()
+            time.sleep(120)
+        yield row
+workbook._rows_xml = paused
+from cli import main
+main(prog_name="fundcalc")
+"""
+
+
+def command(folder: Path, pause_file: Path | None = None) -> list[str]:
+    start = ([sys.executable, "-c", PAUSE_WHILE_WRITING, str(pause_file)] if pause_file
+             else [sys.executable, "-m", "cli"])
+    return [*start, "compare", str(folder / "claims.csv"), "--contracts",
             str(folder / "contracts.yaml"), "-o", str(folder / "out.xlsx")]
 
 
-def start(folder: Path, file_size_limit: int | None = None) -> subprocess.Popen:
+def start(folder: Path, file_size_limit: int | None = None, pause_file: Path | None = None
+          ) -> subprocess.Popen:
     def prepare():  # in the child, before fundcalc starts
         signal.signal(signal.SIGINT, signal.SIG_DFL)  # CI may start us with SIGINT ignored
         if file_size_limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (file_size_limit, file_size_limit))
 
-    return subprocess.Popen(command(folder), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=prepare, cwd=folder)
+    return subprocess.Popen(command(folder, pause_file), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, preexec_fn=prepare, cwd=folder)
 
 
-def wait_for_temporary(folder: Path, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Wait until the workbook's temporary file exists (the output is being written)."""
+def wait_for(pause_file: Path, process: subprocess.Popen, timeout: float = 300) -> None:
+    """Wait until the run has paused in the middle of writing the workbook."""
     deadline = time.monotonic() + timeout
-    while not list(folder.glob(".out.xlsx.*.tmp")):
-        assert process.poll() is None, "the run ended before it wrote the workbook"
+    while not pause_file.exists():
+        assert process.poll() is None, process.communicate()
         assert time.monotonic() < deadline
-        time.sleep(0.002)
+        time.sleep(0.01)
 
 
 def assert_nothing_left(folder: Path) -> None:
@@ -75,9 +98,13 @@ def assert_second_run_succeeds(folder: Path) -> None:
     (signal.SIGINT, "fundcalc: interrupted; no partial output was left.\n"),
     (signal.SIGTERM, "fundcalc: stopped (SIGTERM); no partial output was left.\n"),
 ], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_while_writing_leaves_no_output(run_folder, signum, message):
-    process = start(run_folder)
-    wait_for_temporary(run_folder, process)
+def test_a_signal_while_writing_leaves_no_output(run_folder, tmp_path_factory, signum,
+                                                 message):
+    pause_file = tmp_path_factory.mktemp("pause") / "writing"
+    process = start(run_folder, pause_file=pause_file)
+    wait_for(pause_file, process)
+    [temporary] = run_folder.glob(".out.xlsx.*.tmp")
+    assert temporary.stat().st_size > 0  # part of the workbook is written
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signum
