@@ -9,7 +9,9 @@ Inputs are written once into ``benchmarks/data/`` with ``fundcalc sample`` (xlsx
 100 000 and 1 000 000 claim lines, Parquet at 1 000 000 and 10 000 000). Each measurement
 runs in a process of its own; the table gives its wall time and peak memory (maximum
 resident set size), and the ratios the targets of the README's performance section are
-stated in. The table is printed and written to ``benchmarks/results.md``.
+stated in. Parquet inputs are also run with ``--engine duckdb`` (out of core). The table
+is printed and written to ``benchmarks/results.md``; ``benchmarks/out_of_core.py`` appends
+the 50M-line out-of-core run to it.
 """
 from __future__ import annotations
 
@@ -116,6 +118,9 @@ def run_size(name: str, skip_pandas: bool) -> list[tuple[str, float, float]]:
     folder = sample(name)
     command = compare_command(folder, kind)
     rows = [("fundcalc compare", *measure(command))]
+    if kind == "parquet":
+        rows.append(("fundcalc compare --engine duckdb",
+                     *measure(command + ["--engine", "duckdb"])))
     if name == "1M-parquet":
         for count in (5, 50):
             rows.append((f"fundcalc compare, {count} contracts, no scenario",
@@ -142,12 +147,25 @@ def table(results: dict[str, list[tuple[str, float, float]]]) -> str:
             ratio = ("" if what.startswith("fundcalc compare")
                      else f"{compare_seconds / seconds:.2f}")
             lines.append(f"| {name} | {what} | {seconds:.2f} | {peak:,.0f} | {ratio} |")
+    for name, rows in results.items():
+        if SIZES[name][1] == "parquet":
+            arrow = _arrow_megabytes(sample(name) / "claims.parquet")
+            peaks = ", ".join(f"{what} {peak / arrow:.1f} x" for what, _, peak in rows
+                              if what.startswith("fundcalc compare") and "contracts" not in what)
+            lines += ["", f"{name}: the claims take {arrow:,.0f} MB as Arrow columns; peak "
+                          f"memory against that: {peaks}."]
     many = {what: seconds for rows in results.values() for what, seconds, _ in rows}
     few, more = (many.get(f"fundcalc compare, {n} contracts, no scenario") for n in (5, 50))
     if few and more:
         lines += ["", f"50 contracts take {more / few:.2f} x the time of 5 on the same "
                       "1M-line input (the ledger is built once)."]
     return "\n".join(lines)
+
+
+def _arrow_megabytes(path: Path) -> float:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path).nbytes / 2**20
 
 
 def machine() -> str:
