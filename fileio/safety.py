@@ -3,7 +3,9 @@
 An ``.xlsx`` file is a zip of XML parts. Before any part is unpacked, the zip's declared
 sizes are checked (a zip bomb declares gigabytes in kilobytes), and the XML parts are
 checked for document type declarations, which a workbook never needs and an entity bomb
-("billion laughs") depends on.
+("billion laughs") depends on. An OLE2 file named ``.xlsx`` is an old ``.xls`` workbook or
+a password-protected one; the names of its streams say which, so the message can say what
+to do.
 """
 from __future__ import annotations
 
