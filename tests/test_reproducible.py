@@ -34,7 +34,7 @@ def run(*args) -> None:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("sample")
-    run("sample", "-o", folder, "--members", 400, "--years", "2022-2024", "--format", "csv",
+    run("sample", "-o", folder, "--members", 200, "--years", "2022-2024", "--format", "csv",
         "--quiet")
     return folder
 
