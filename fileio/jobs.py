@@ -210,8 +210,9 @@ def _ledger_out_of_core(paths: InputPaths, contracts: ContractsFile, scenarios, 
 def line_by_line(contracts: ContractsFile, scenarios) -> LineByLine:
     """What the contracts and scenarios need of the claim lines.
 
-    One line a row: the members with a trigger code (or a claim a scenario shifts into
-    one), and every claim a scenario shifts or grows. Care codes: every line of a
+    One line a row: the members with a trigger code (or, where a scenario shifts claims
+    into one, with a claim any of its shifts moves), and every claim a scenario shifts or
+    grows. Care codes: every line of a
     fee-for-service contract's providers (priced by code), the codes any contract or
     scenario names, and the claims a shift moves with their own code.
     """
@@ -225,15 +226,17 @@ def line_by_line(contracts: ContractsFile, scenarios) -> LineByLine:
     opening = [Selection(care_code=code) for code in triggers]
     changed = []
     for scenario in scenarios:
-        for shift in scenario.shift or []:
-            selections = _selections(shift.from_)
+        shifted = [_selections(shift.from_) for shift in scenario.shift or []]
+        if any(shift.to_care_code in triggers for shift in scenario.shift or []):
+            # Shifts run one after the other: claims an earlier shift moves may be the
+            # ones a later shift turns into triggers.
+            opening += [s for selections in shifted for s in selections]
+        for shift, selections in zip(scenario.shift or [], shifted):
             changed += selections
             named.update(shift.from_.care_codes or [])
             if shift.to_care_code is None:
                 coded += selections
             named.add(shift.to_care_code)
-            if shift.to_care_code in triggers:
-                opening += selections
         for growth in scenario.growth or []:
             changed += _selections(growth)
             named.update(growth.care_codes or [])

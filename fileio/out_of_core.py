@@ -176,8 +176,9 @@ class EngineOptions:
     batch_rows : int
         Claim lines parsed at a time.
     temp_dir : Path or None
-        Where the lines table and spills go (default: the system's temporary folder). It
-        needs room for about the claims files' size again.
+        Where the checked lines and DuckDB's spills go (default: the system's temporary
+        folder). The lines take about the claims files' size again; the spills, up to
+        the size of the lines.
     """
 
     memory_limit: str = "1GB"
@@ -196,8 +197,8 @@ class LargeInputs:
 
 
 def claims_files(paths: Sequence[Path]) -> list[Path]:
-    """The Parquet files of the claims: each file given, and the ``.parquet`` files of
-    each folder given (sorted by name).
+    """The Parquet files of the claims: each file given, and the ``.parquet`` (or ``.pq``)
+    files of each folder given (sorted by name).
 
     Raises
     ------
@@ -207,12 +208,13 @@ def claims_files(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".parquet")
+            found = sorted(p for p in path.iterdir()
+                           if p.suffix.lower() in (".parquet", ".pq") and p.is_file())
             if not found:
                 raise InputError(f"{path}: a folder without .parquet files; the out-of-core "
                                  "engine reads claims from Parquet.")
             files += found
-        elif path.suffix.lower() != ".parquet":
+        elif path.suffix.lower() not in (".parquet", ".pq"):
             raise InputError(f"{path}: the out-of-core engine reads claims from Parquet "
                              "files (convert the file, or run without --engine duckdb).")
         else:
@@ -248,7 +250,8 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     Raises
     ------
     InputError
-        When a file cannot be read, or no claim line is accepted.
+        When a file cannot be read, no claim line is accepted, or DuckDB stops (out of
+        its memory limit or of disk space).
     """
     try:
         import duckdb
@@ -282,6 +285,8 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
             progress("summing the claim lines")
             rows = connection.sql(_LEDGER_ROWS).to_arrow_table()
             accepted = _accepted_per_file(connection)
+        except duckdb.Error as error:
+            raise InputError(_engine_failure(error, engine, folder)) from None
         finally:
             connection.close()
     claim_reports = [_claims_report(path, i, counts[i], accepted) for i, path in enumerate(files)]
@@ -300,6 +305,21 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     return LargeInputs(ledger, claim_reports + reports, all_rejects)
 
 
+def _engine_failure(error: Exception, engine: EngineOptions, folder: str) -> str:
+    """One sentence on why DuckDB stopped, and what to do."""
+    import duckdb
+
+    what = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if isinstance(error, duckdb.OutOfMemoryException):
+        return (f"the out-of-core engine ran out of its memory limit {engine.memory_limit} "
+                f"({what}); give a larger --memory-limit.")
+    if isinstance(error, duckdb.IOException):
+        return (f"the out-of-core engine could not write its temporary files in "
+                f"{Path(folder).parent} ({what}); free disk space there or set TMPDIR to "
+                "a folder with room for about twice the claims files.")
+    return f"the out-of-core engine stopped ({what})."
+
+
 def _load_lines(connection, folder: Path, files: list[Path], options: ReadOptions,
                 members: pd.DataFrame | None, enrollment: pd.DataFrame | None,
                 year_start_month: int, line_by_line: LineByLine,
@@ -308,7 +328,8 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
     """Parse every batch; write the lines that parse to Parquet files in ``folder``, seen
     by DuckDB as the view ``lines``. Returns per file the rows, amount and blank rows
     read, and the rows rejected while parsing."""
-    pq.write_table(_LINES.empty_table(), folder / "lines-empty.parquet")
+    written = [folder / "lines-empty.parquet"]
+    pq.write_table(_LINES.empty_table(), written[0])
     counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
     rejects = []
     for index, path in enumerate(files):
@@ -324,10 +345,12 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
                 rejects.append(validation.rejected(table))
             lines = _keyed_lines(table.frame.loc[ok], index, numbers, members, enrollment,
                                  year_start_month, line_by_line)
-            pq.write_table(lines, folder / f"lines-{index}-{number}.parquet")
+            written.append(folder / f"lines-{index}-{number}.parquet")
+            pq.write_table(lines, written[-1])
             progress(f"reading {path.name}: {counts[index]['rows']:,} lines")
-    pattern = str(folder / "lines-*.parquet").replace("'", "''")
-    connection.execute(f"CREATE VIEW lines AS SELECT * FROM read_parquet('{pattern}')")
+    # A list of files, not a pattern: the folder's name may hold glob characters.
+    listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in written)
+    connection.execute(f"CREATE VIEW lines AS SELECT * FROM read_parquet([{listed}])")
     return counts, rejects
 
 

@@ -409,6 +409,7 @@ def parquet_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_r
         batches = pq.ParquetFile(path).iter_batches(
             batch_size=batch_rows, columns=[names[found[n]] for n in found])
         for batch in batches:
+            batch.validate(full=True)  # damaged pages may hold text that is not UTF-8
             columns = {n: batch.column(names[found[n]]) for n in found}
             rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
             first_row += batch.num_rows

@@ -154,11 +154,17 @@ class Ledger:
         return [str(p) for p in self.claims["provider"].cat.categories]
 
 
+#: Decimals a sum of quantities is kept to (quantities are read to far fewer).
+QUANTITY_DECIMALS = 9
+
+
 def care_code_totals(claims: pd.DataFrame) -> pd.DataFrame:
     """Amount, priced quantity and lines per provider x year x domain x care code.
 
     ``priced_quantity`` is Σ quantity with the sign of each line's amount, so that a
-    correction line (negative amount) is priced negative.
+    correction line (negative amount) is priced negative. It is rounded to
+    :data:`QUANTITY_DECIMALS` decimals: a float sum depends on the order of its terms in
+    its last bits, and the order the lines come in must not move a price by a cent.
     """
     signed = np.where(claims["amount"].to_numpy() < 0, -1.0, 1.0) * claims["quantity"].to_numpy()
     frame = claims[["provider", "year", "domain", "care_code", "amount", "lines"]].assign(
@@ -167,7 +173,8 @@ def care_code_totals(claims: pd.DataFrame) -> pd.DataFrame:
                           sort=True, dropna=False)
             .agg(amount=("amount", "sum"), priced_quantity=("priced_quantity", "sum"),
                  lines=("lines", "sum"))
-            .reset_index())
+            .reset_index()
+            .assign(priced_quantity=lambda t: t["priced_quantity"].round(QUANTITY_DECIMALS)))
 
 
 def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,

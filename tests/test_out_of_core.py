@@ -144,3 +144,92 @@ def test_scenarios_that_grow_care_or_shift_it_into_episodes_give_the_same(sample
     mine = {c.name: c for c in out_of_core.contracts}
     for theirs in hips:
         pd.testing.assert_frame_equal(mine[theirs.name].episodes, theirs.episodes)
+
+
+def _both(folder: Path, claims, contracts: Path, **tables):
+    paths = InputPaths(tuple(claims), **tables)
+    return (compare_files(paths, contracts),
+            compare_files(paths, contracts, engine=EngineOptions(batch_rows=2)))
+
+
+def test_chained_shifts_that_make_a_trigger_keep_its_members_lines_apart(tmp_path):
+    # A GP line moves to hospital code XFER, which the second shift turns into a hip
+    # trigger at HOSP_A: the member's 100.00 line of 10 March falls in its window. Summed
+    # with the 1 November line (dated 1 November), it would not.
+    pq.write_table(pa.table({
+        "claim_id": ["C1", "C2", "C3"], "member_id": ["A", "A", "A"],
+        "provider_id": ["GP1", "HOSP_B", "HOSP_B"],
+        "service_date": ["2024-03-01", "2024-03-10", "2024-11-01"],
+        "domain": ["gp", "hospital", "hospital"], "care_code": ["GP01", "H1", "H1"],
+        "amount": ["50.00", "100.00", "200.00"]}), tmp_path / "claims.parquet")
+    contracts = tmp_path / "contracts.yaml"
+    contracts.write_text(
+        "contracts:\n  - name: Hips\n    model: bundled\n    provider: HOSP_A\n"
+        "    bundle: {kind: episode, trigger_codes: [HIP01], window_days: 90}\n"
+        "    scope: {domains: all}\n    performance_years: [2024]\n    price: 1000\n"
+        "scenarios:\n  - name: chain\n    shift:\n"
+        "      - {from: {domain: gp, care_codes: [GP01]}, to_domain: hospital, "
+        "to_care_code: XFER, fraction: 1.0, cost_ratio: 1.0}\n"
+        "      - {from: {domain: hospital, care_codes: [XFER]}, to_domain: hospital, "
+        "to_provider: HOSP_A, to_care_code: HIP01, fraction: 1.0, cost_ratio: 1.0}\n",
+        encoding="utf-8")
+    in_memory, out_of_core = _both(tmp_path, [tmp_path / "claims.parquet"], contracts)
+    episodes = in_memory.contracts[0].episodes
+    # 50.00 (the trigger) + 100.00; the claims count the rows the shifts leave at 0 too.
+    assert episodes[["claims", "cost"]].values.tolist() == [[4, 150.0]]
+    pd.testing.assert_frame_equal(out_of_core.contracts[0].episodes, episodes)
+    pd.testing.assert_frame_equal(out_of_core.summary, in_memory.summary)
+
+
+def test_fractional_quantities_price_the_same_in_any_order(tmp_path):
+    # 0.1 + 0.4 + 0.7 + 0.9 + 0.2 = 2.3 units at 0.95 = 2.185, a half cent: float sums
+    # in different orders (line by line; per member first) must not round it apart.
+    pq.write_table(pa.table({
+        "claim_id": [f"C{i}" for i in range(5)], "member_id": ["A", "B", "B", "A", "A"],
+        "provider_id": ["P1"] * 5, "service_date": ["2024-03-01"] * 5, "domain": ["gp"] * 5,
+        "care_code": ["X1"] * 5, "quantity": [0.1, 0.9, 0.2, 0.4, 0.7],
+        "amount": ["10.00"] * 5}), tmp_path / "claims.parquet")
+    pq.write_table(pa.table({"care_code": ["X1"], "tariff": ["0.95"]}),
+                   tmp_path / "fee_schedule.parquet")
+    contracts = tmp_path / "contracts.yaml"
+    contracts.write_text("contracts:\n  - name: ffs\n    model: fee_for_service\n"
+                         "    provider: P1\n    performance_years: [2024]\n", encoding="utf-8")
+    in_memory, out_of_core = _both(tmp_path, [tmp_path / "claims.parquet"], contracts,
+                                   fee_schedule=tmp_path / "fee_schedule.parquet")
+    assert in_memory.summary["insurer_cost"].tolist() == [2.18]  # 2.185 to even
+    pd.testing.assert_frame_equal(out_of_core.summary, in_memory.summary)
+
+
+def test_without_members_with_contract_years_from_april_and_renamed_columns(sample, tmp_path):
+    contracts = (sample / "contracts.yaml").read_text(encoding="utf-8")
+    contracts = contracts.replace("contracts:\n", "year_start_month: 4\ncolumns: "
+                                  "{patient: member_id}\ncontracts:\n", 1)
+    (tmp_path / "contracts.yaml").write_text(contracts, encoding="utf-8")
+    (tmp_path / "age_sex_factors.csv").write_bytes((sample / "age_sex_factors.csv").read_bytes())
+    claims = pq.read_table(sample / "claims" / "part-0.parquet").rename_columns(
+        {"member_id": "patient"})
+    pq.write_table(claims, tmp_path / "claims.parquet")
+    pq.write_table(claims.slice(0, 0), tmp_path / "empty.parquet")
+    in_memory, out_of_core = _both(
+        tmp_path, [tmp_path / "claims.parquet", tmp_path / "empty.parquet"],
+        tmp_path / "contracts.yaml", fee_schedule=sample / "fee_schedule.parquet")
+    pd.testing.assert_frame_equal(out_of_core.summary, in_memory.summary)
+    pd.testing.assert_frame_equal(out_of_core.rejected, in_memory.rejected)
+    assert out_of_core.input_files == in_memory.input_files
+
+
+def test_what_stops_the_engine_is_one_sentence(sample, tmp_path):
+    paths = _paths(sample, [sample / "claims"])
+    with pytest.raises(InputError, match="memory limit 1MB.*larger --memory-limit"):
+        compare_files(paths, sample / "contracts.yaml",
+                      engine=EngineOptions(memory_limit="1MB"))
+    with pytest.raises(InputError, match="--memory-limit lots: DuckDB refuses it"):
+        compare_files(paths, sample / "contracts.yaml", engine=EngineOptions("lots"))
+
+
+def test_a_temporary_folder_with_glob_characters_in_its_name(sample, tmp_path):
+    folder = tmp_path / "tmp[1]*?"
+    folder.mkdir()
+    result = compare_files(_paths(sample, [sample / "claims"]), sample / "contracts.yaml",
+                           engine=EngineOptions(temp_dir=folder))
+    assert len(result.summary) and not list(folder.iterdir())
