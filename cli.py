@@ -165,12 +165,14 @@ def main():
               help="A file of scenarios (.yaml or .json) to compare under, besides those in "
                    "the contracts file; may be given more than once.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any input row was rejected.")
-@click.option("--engine", type=click.Choice(["memory", "duckdb"]), default="memory",
+@click.option("--engine", type=click.Choice(["auto", "memory", "duckdb"]), default="auto",
               show_default=True,
-              help="memory: every claim line in memory (fastest when it fits). duckdb: "
-                   "claims from Parquet files or folders of them, read in batches and "
-                   "summed out of core within --memory-limit, for claims larger than memory "
-                   "(pip install 'fundcalc[large]').")
+              help="memory: every claim line in memory. duckdb: claims from Parquet files "
+                   "or folders of them, read in batches and summed out of core within "
+                   "--memory-limit, for claims larger than memory (pip install "
+                   "'fundcalc[large]'). auto: duckdb for a folder, or Parquet claims of 2 "
+                   "million lines or more, when DuckDB is installed; else memory. Both give "
+                   "the same results.")
 @click.option("--memory-limit", default="1GB", show_default=True,
               help="With --engine duckdb: DuckDB's memory limit (e.g. 1GB); beyond it, "
                    "work spills to the temporary folder.")
@@ -192,12 +194,12 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
     """Settle every contract in CONTRACTS on the CLAIMS files and write a comparison workbook.
 
     CLAIMS are one or more .xlsx, .csv or .parquet files; a workbook may also carry the
-    members, fee_schedule, enrollment and attribution sheets. With --engine duckdb, CLAIMS
-    are Parquet files or folders of them. Rejected rows are listed in the workbook's
+    members, fee_schedule, enrollment and attribution sheets. Out of core (--engine),
+    CLAIMS are Parquet files or folders of them. Rejected rows are listed in the workbook's
     Rejected sheet with their reasons.
     """
     from fileio.jobs import compare_files, write_summary_json
-    from fileio.out_of_core import EngineOptions
+    from fileio.out_of_core import engine_for
     from fileio.workbook import write_comparison_workbook
     from funding_models.risk import RiskOptions
 
@@ -210,7 +212,7 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
         check_output_path(Path(json_path), [*inputs, output])
     progress = Progress(quiet)
     comparison = compare_files(paths, contracts_path, scenario_paths, progress,
-                               None if engine == "memory" else EngineOptions(memory_limit),
+                               engine_for(engine, claims, memory_limit),
                                risk=None if replicates is None
                                else RiskOptions(replicates, seed, null))
     progress("writing the workbook")

@@ -20,7 +20,7 @@ pytest.importorskip("duckdb")
 
 from fileio.errors import InputError  # noqa: E402
 from fileio.jobs import InputPaths, compare_files  # noqa: E402
-from fileio.out_of_core import EngineOptions, claims_files  # noqa: E402
+from fileio.out_of_core import EngineOptions, claims_files, engine_for  # noqa: E402
 from fileio.sample_data import write_sample  # noqa: E402
 
 PLURALITY_CONTRACT = """
@@ -233,3 +233,17 @@ def test_a_temporary_folder_with_glob_characters_in_its_name(sample, tmp_path):
     result = compare_files(_paths(sample, [sample / "claims"]), sample / "contracts.yaml",
                            engine=EngineOptions(temp_dir=folder))
     assert len(result.summary) and not list(folder.iterdir())
+
+
+def test_auto_reads_a_folder_or_large_parquet_out_of_core(sample, monkeypatch):
+    from fileio import out_of_core
+
+    files = claims_files([sample / "claims"])
+    assert engine_for("memory", [sample / "claims"], "1GB") is None
+    assert engine_for("duckdb", files, "2GB") == EngineOptions("2GB")
+    assert engine_for("auto", [sample / "claims"], "1GB") == EngineOptions("1GB")
+    assert engine_for("auto", files, "1GB") is None  # a few thousand lines: in memory
+    monkeypatch.setattr(out_of_core, "AUTO_LINES", 1000)
+    assert engine_for("auto", files, "1GB") == EngineOptions("1GB")
+    assert engine_for("auto", [sample / "members.parquet", sample / "contracts.yaml"],
+                      "1GB") is None
