@@ -181,8 +181,9 @@ def main():
                    "(drawn with replacement within segments) and add a Risk sheet: P5, P50 "
                    "and P95 of insurer cost and provider result, the chance that shared "
                    "savings are paid, the provider's share of risk.")
-@click.option("--seed", default=1, show_default=True, type=int,
-              help="With --bootstrap: the random seed; the same seed gives the same workbook.")
+@click.option("--seed", type=click.IntRange(min=0),
+              help="With --bootstrap: the random seed, a whole number from 0 (default 1); "
+                   "the same seed gives the same workbook.")
 @click.option("--null", "null", is_flag=True,
               help="With --bootstrap: first scale each contract's care cost to its benchmark "
                    "(held fixed), so that what is paid is paid for luck alone.")
@@ -203,8 +204,9 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
     from fileio.workbook import write_comparison_workbook
     from funding_models.risk import RiskOptions
 
-    if null and replicates is None:
-        _fail("--null needs --bootstrap N (the number of replicates).")
+    for given, option in ((null, "--null"), (seed is not None, "--seed")):
+        if given and replicates is None:
+            _fail(f"{option} needs --bootstrap N (the number of replicates).")
     paths = _paths(claims, members, fee_schedule, enrollment, attribution)
     inputs = [*paths.all(), contracts_path, *scenario_paths]
     check_output_path(Path(output), inputs)
@@ -214,7 +216,8 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
     comparison = compare_files(paths, contracts_path, scenario_paths, progress,
                                engine_for(engine, claims, memory_limit),
                                risk=None if replicates is None
-                               else RiskOptions(replicates, seed, null))
+                               else RiskOptions(replicates, 1 if seed is None else seed,
+                                                null))
     progress("writing the workbook")
     write_comparison_workbook(comparison, output, inputs=inputs)
     progress.done()
@@ -271,8 +274,7 @@ def sweep(claims, contracts_path, contract, varies, output, members, fee_schedul
     progress("writing the workbook")
     write_sweep_workbook(run, output, inputs=inputs)
     progress.done()
-    points = len(run.frame.drop_duplicates(subset=run.varied))
-    _say(quiet, f"Settled {contract} at {points:,} sets of terms; wrote {output}.")
+    _say(quiet, f"Settled {contract} at {run.points:,} sets of terms; wrote {output}.")
 
 
 @main.command()

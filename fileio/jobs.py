@@ -136,17 +136,20 @@ def compare_files(paths: InputPaths, contracts_path: Path,
                       terms_text=terms_text, settings=settings, currency=contracts.currency,
                       spillover=spillover, spillover_years=spillover_years, risk=risk_report)
 
-
-
 @dataclass(frozen=True)
 class SweepRun:
-    """A contract settled over a grid of term values: what the Sweep workbook shows."""
+    """A contract settled over a grid of term values: what the Sweep workbook shows.
+
+    ``varied`` are the terms varied (their columns of ``frame`` are named by
+    :func:`funding_models.sweep.term_column`); ``points`` the sets of terms settled.
+    """
 
     contract: str
     model: str
     varied: list[str]
     frame: pd.DataFrame
     currency: str
+    points: int
 
 
 def sweep_files(paths: InputPaths, contracts_path: Path, contract: str,
@@ -172,7 +175,7 @@ def sweep_files(paths: InputPaths, contracts_path: Path, contract: str,
         raise ContractsError(f"--contract {contract!r}: {contracts_path} has no contract of "
                              f"that name (its contracts: {names})")
     try:
-        grid = checked_grid(named[0], varies)
+        grid = checked_grid(named[0], varies, Path(contracts_path).parent)
     except ValueError as exc:  # the grid itself: too large, or a term named twice
         raise ContractsError(str(exc)) from None
     report = progress or (lambda text: None)
@@ -180,7 +183,7 @@ def sweep_files(paths: InputPaths, contracts_path: Path, contract: str,
     ledger, _, _ = _ledger_in_memory(paths, contracts, report)
     report(f"settling {len(grid):,} sets of terms")
     return SweepRun(contract, named[0].model, [vary.key for vary in varies],
-                    sweep(grid, ledger), contracts.currency)
+                    sweep(grid, ledger), contracts.currency, len(grid))
 
 
 def _ledger_in_memory(paths: InputPaths, contracts: ContractsFile, report

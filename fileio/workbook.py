@@ -39,6 +39,7 @@ from funding_models.results import (
     InputFileReport, Table, cents_to_units,
 )
 from funding_models.risk import RISK_KINDS, RiskOptions, RiskReport
+from funding_models.sweep import term_column
 
 if TYPE_CHECKING:
     from fileio.jobs import SweepRun
@@ -782,13 +783,13 @@ def write_sweep_sheet(sheet, run: SweepRun, formats: dict[ColumnKind, str | None
     formats : dict
         Number format per column kind.
     """
-    kinds = {**{key: "text" for key in run.varied}, **SUMMARY_KINDS}
+    columns = [term_column(key) for key in run.varied]
+    kinds = {**{column: "text" for column in columns}, **SUMMARY_KINDS}
     frame = run.frame
     grid = _grid(frame, kinds)
     labels = [clean_text(", ".join(f"{key}={value}" for key, value in zip(run.varied, point))
                          + f" ({year})")
-              for point, year in zip(frame[run.varied].itertuples(index=False),
-                                     frame["year"])]
+              for point, year in zip(frame[columns].itertuples(index=False), frame["year"])]
     top = 3  # title, note, then the header
     label_column = len(grid.headers) + 2
     _set_widths(sheet, _grid_widths(grid, run.currency)
@@ -801,8 +802,8 @@ def write_sweep_sheet(sheet, run: SweepRun, formats: dict[ColumnKind, str | None
                  + [None, make_cell(sheet, CHART_LABEL, font=BOLD)])
     for row, label in zip(_data_rows(sheet, grid, formats), labels):
         sheet.append(row + [None, make_cell(sheet, label)])
-    if not grid.row_count:
-        return
+    if not grid.row_count or frame["insurer_cost"].isna().all():
+        return  # nothing settled: the reasons are in the status column
     categories = Reference(sheet, min_col=label_column, min_row=top + 1,
                            max_row=top + grid.row_count)
     for position, column in enumerate(("insurer_cost", "provider_result")):

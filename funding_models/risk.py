@@ -146,17 +146,20 @@ class RiskReport:
 
 
 def resampled_totals(resample: Resample, replicates: int,
-                     rng: np.random.Generator) -> dict[str, np.ndarray]:
+                     seed: int | Sequence[int]) -> dict[str, np.ndarray]:
     """Each column's total on every replicate: counts (R x units) times figures.
 
     Every stratum's units are drawn with replacement as many times as it has units, so
     the counts of a replicate are a multinomial draw that keeps each stratum's size.
+    Replicate ``r`` is drawn from a generator of its own, seeded by ``seed`` and ``r``: its
+    draws do not depend on how many replicates there are or how they are held in memory.
 
     Parameters
     ----------
     resample : Resample
     replicates : int
-    rng : numpy.random.Generator
+    seed : int or sequence of int
+        The entropy of :class:`numpy.random.SeedSequence`.
 
     Returns
     -------
@@ -170,26 +173,29 @@ def resampled_totals(resample: Resample, replicates: int,
 
     >>> one_each = Resample("members", np.arange(2), np.array([0, 1]),
     ...                     {"spend": np.array([1.0, 3.0])})
-    >>> resampled_totals(one_each, 3, np.random.default_rng(0))["spend"].tolist()
+    >>> resampled_totals(one_each, 3, 0)["spend"].tolist()
     [4.0, 4.0, 4.0]
     """
     order = np.argsort(resample.strata, kind="stable")
     figures = np.column_stack([resample.columns[name][order] for name in resample.columns])
     units = len(order)
-    bounds = np.flatnonzero(np.diff(resample.strata[order])) + 1
-    strata = list(zip(np.r_[0, bounds], np.r_[bounds, units])) if units else []
+    # For each drawn place (units sorted by stratum), the places of its stratum.
+    strata = resample.strata[order]
+    first = np.searchsorted(strata, strata, side="left")
+    end = np.searchsorted(strata, strata, side="right")
     totals = np.empty((replicates, figures.shape[1]))
     extras: dict[str, list[np.ndarray]] = {}
     in_unit_order = np.argsort(order)
     block = max(1, BLOCK_CELLS // max(units, 1))
     for start in range(0, replicates, block):
         rows = min(block, replicates - start)
-        counts = np.empty((rows, units))
-        for first, end in strata:
-            size = end - first
-            drawn = rng.integers(0, size, size=(rows, size)) + (np.arange(rows) * size)[:, None]
-            counts[:, first:end] = np.bincount(drawn.ravel(), minlength=rows * size
-                                               ).reshape(rows, size)
+        drawn = np.empty((rows, units), dtype=np.int64)
+        for row in range(rows):
+            generator = np.random.default_rng(
+                np.random.SeedSequence(seed, spawn_key=(start + row,)))
+            drawn[row] = generator.integers(first, end) + row * units
+        counts = np.bincount(drawn.ravel(), minlength=rows * units).reshape(rows, units
+                                                                            ).astype(float)
         totals[start:start + rows] = counts @ figures
         if resample.per_replicate is not None:
             for name, values in resample.per_replicate(counts[:, in_unit_order]).items():
@@ -230,8 +236,8 @@ def bootstrap(contracts: Sequence, ledger: Ledger, results: Sequence[ContractRes
             try:
                 resample, settle = _redraw(terms, ledger, settled[row.year], row.year,
                                            options.null)
-                rng = np.random.default_rng([options.seed, row.year, _fingerprint(resample)])
-                draws[row.year] = settle(resampled_totals(resample, options.replicates, rng))
+                seed = [options.seed, row.year, _fingerprint(resample)]
+                draws[row.year] = settle(resampled_totals(resample, options.replicates, seed))
             except (NotBootstrapped, PopulationError) as exc:
                 rows.append({**record, "status": f"not bootstrapped: {exc}"})
                 continue

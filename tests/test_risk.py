@@ -51,21 +51,23 @@ def test_every_replicate_keeps_the_size_of_each_stratum(strata, replicates, seed
     strata = np.array(strata)
     columns = {f"in_{s}": (strata == s).astype(float) for s in np.unique(strata)}
     resample = Resample("members", np.arange(len(strata)), strata, columns)
-    totals = resampled_totals(resample, replicates, np.random.default_rng(seed))
+    totals = resampled_totals(resample, replicates, seed)
     for s in np.unique(strata):
         assert (totals[f"in_{s}"] == (strata == s).sum()).all()
 
 
-def test_the_blocks_of_replicates_do_not_change_the_draws(monkeypatch):
-    resample = Resample("members", np.arange(5), np.zeros(5, dtype=np.int64),
-                        {"spend": np.arange(5.0)})
-    whole = resampled_totals(resample, 10, np.random.default_rng(3))["spend"]
+@pytest.mark.parametrize("strata", [[0, 0, 0, 0, 0], [0, 0, 1, 1, 1], [2, 0, 1, 0, 2]])
+def test_the_blocks_of_replicates_do_not_change_the_draws(monkeypatch, strata):
+    resample = Resample("members", np.arange(5), np.array(strata), {"spend": 10.0 ** np.arange(5)})
+    whole = resampled_totals(resample, 10, [3, 2024])["spend"]
     import funding_models.risk as risk
 
-    monkeypatch.setattr(risk, "BLOCK_CELLS", 5)  # one replicate a block
-    blocked = resampled_totals(resample, 10, np.random.default_rng(3))["spend"]
-    # The draws come in the same order, so only the blocking differs.
-    assert blocked.tolist() == whole.tolist()
+    for cells in (5, 10, 15):  # one, two and three replicates a block
+        monkeypatch.setattr(risk, "BLOCK_CELLS", cells)
+        assert resampled_totals(resample, 10, [3, 2024])["spend"].tolist() == whole.tolist()
+    # Each replicate has its own draws: fewer replicates are the first of more.
+    assert resampled_totals(resample, 4, [3, 2024])["spend"].tolist() == whole[:4].tolist()
+    assert len(set(whole.tolist())) > 1  # and the draws do vary
 
 
 @settings(max_examples=60, deadline=None)

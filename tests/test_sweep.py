@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from contracts import ContractsError
+from contracts import ContractsError, parse_contracts
 from funding_models.compare import settle_contracts
 from funding_models.ledger import build_ledger
 from funding_models.sweep import Vary, checked_grid, parse_vary, sweep, term_grid
@@ -35,6 +35,20 @@ def two_member_ledger():
     ("minimum_savings_rate=cms,0.02", ("cms", 0.02)),
     ("stop_loss.attachment=1000:3000:1000", (1000, 2000, 3000)),
     ("sharing_rate=0.5", (0.5,)),
+    # A value written as a number is a number, in a list as in a range (YAML 1.1 alone
+    # would read 1e-2 as text).
+    ("sharing_rate=1e-2,5E-1", (0.01, 0.5)),
+    ("stop_loss.attachment=1e3:3e3:1e3", (1000, 2000, 3000)),
+    ("stop_loss={attachment: 2e3, insurer_share: 0.9}",
+     ({"attachment": 2000, "insurer_share": 0.9},)),
+    # A colon in a mapping or a list is not a range.
+    ("minimum_savings_rate={confidence: 0.9}", ({"confidence": 0.9},)),
+    ("minimum_savings_rate={confidence: 0.9},{confidence: 0.95}",
+     ({"confidence": 0.9}, {"confidence": 0.95})),
+    ("performance_years=[2023, 2024],[2024]", ([2023, 2024], [2024])),
+    ("stop_loss=null", (None,)),
+    ('provider="GP, north",GP', ("GP, north", "GP")),
+    ("minimum_savings_rate=nan,cms", ("nan", "cms")),  # not finite: text, refused as terms
 ])
 def test_vary_reads_ranges_with_both_ends_and_lists(text, values):
     vary = parse_vary(text)
@@ -44,12 +58,34 @@ def test_vary_reads_ranges_with_both_ends_and_lists(text, values):
 @pytest.mark.parametrize("text, message", [
     ("sharing_rate", "write TERM=START:STOP:STEP"),
     ("sharing_rate=0.7:0.3:0.1", "STOP at least START"),
-    ("sharing_rate=a:b:c", "three numbers"),
+    ("sharing_rate=a:b:c", "three finite numbers"),
     ("sharing_rate=0:1:0", "STEP must be above 0"),
+    ("sharing_rate=0:inf:1", "three finite numbers"),
+    ("sharing_rate=nan:1:0.1", "three finite numbers"),
+    ("sharing_rate=0:1:nan", "three finite numbers"),
+    ("sharing_rate=0.1:0.2:1e-30", "more than 10,000 values"),
+    ("sharing_rate=0:1e999999:1", "more than 10,000 values"),
+    ("sharing_rate=,", "no values"),
+    ("sharing_rate= , ", "no values"),
+    ("sharing_rate=@x", "cannot be read"),
+    ("sharing_rate=[0.3", "cannot be read"),
+    ("sharing_rate=0.3,,0.5", "cannot be read"),
+    ("minimum_savings_rate={confidence: 0.9, confidence: 0.8}", "appears twice"),
+    ("sharing_rate=!!python/object/apply:os.system [ls]", "cannot be read"),
+    ("sharing_rate=0.3:0.7:0.1,0.9", "a range START:STOP:STEP is given alone"),
+    ("rate_pmpm=18,18", "the value 18 is given twice"),
+    ("rate_pmpm=18,18.0", "is given twice"),
+    ("stop_loss={attachment: 1},{attachment: 1}", "is given twice"),
 ])
 def test_vary_that_cannot_be_read_says_how_to_write_it(text, message):
     with pytest.raises(ValueError, match=message):
         parse_vary(text)
+
+
+def test_the_grid_size_is_checked_before_the_combinations_are_made():
+    many = tuple(range(100_000))  # 10^10 combinations: refused at once, not built
+    with pytest.raises(ValueError, match="10,000,000,000 combinations; at most 10,000"):
+        term_grid([Vary("a", many), Vary("b", many)])
 
 
 def test_the_grid_is_every_combination_first_term_slowest():
@@ -94,7 +130,49 @@ def test_a_nested_term_by_hand():
     assert frame["stop_loss"].tolist() == [135, 45]
 
 
+def test_a_varied_term_named_like_a_figure_keeps_both_columns():
+    """Capitation at 10.00 PMPM on the two members (100 and 300): without stop-loss the
+    insurer pays 240; with attachment 150 and share 0.9 it also pays 0.9 x 150 = 135."""
+    terms = contract(model="capitation", provider="GP", attribution="none",
+                     performance_years=[2024], rate_pmpm=10,
+                     stop_loss={"attachment": 1000, "insurer_share": 0.9})
+    frame = sweep(checked_grid(terms, [parse_vary(
+        "stop_loss=null,{attachment: 150, insurer_share: 0.9}")]), two_member_ledger())
+    assert list(frame.columns[:2]) == ["stop_loss (term)", "year"]
+    assert frame["stop_loss (term)"].tolist() == ["null",
+                                                 "{attachment: 150, insurer_share: 0.9}"]
+    assert frame["stop_loss"].fillna(0).tolist() == [0, 135]
+    assert frame["insurer_cost"].tolist() == [240, 375]
+
+
+def test_a_sweep_where_no_point_settles_keeps_the_reasons():
+    """The CMS table starts at 5,000 members: two members settle at no point."""
+    terms = contract(**{**TWO_MEMBERS, "minimum_savings_rate": "cms"})
+    frame = sweep(checked_grid(terms, [parse_vary("sharing_rate=0.3,0.5")]),
+                  two_member_ledger())
+    assert frame["insurer_cost"].isna().all() and frame["provider_result"].isna().all()
+    assert all(status.startswith("not settled: minimum_savings_rate 'cms'")
+               for status in frame["status"])
+
+
+def test_a_varied_value_means_what_it_means_in_the_contracts_file(tmp_path):
+    """A factor table named by a file (relative to the contracts file's folder) or
+    'example' is read as the contracts loader reads it."""
+    (tmp_path / "factors.csv").write_text("sex,age_from,age_to,factor\nF,0,,1.25\nM,0,,0.75\n")
+    written = dict(model="capitation", provider="GP", attribution="none",
+                   performance_years=[2024], rate_pmpm=10, risk_adjustment="age_sex",
+                   age_sex_factors=[{"sex": "F", "age_from": 0, "factor": 1}])
+    (_, from_file), (_, example) = checked_grid(
+        contract(**written), [parse_vary("age_sex_factors=factors.csv,example")], tmp_path)
+    assert [(row.sex, row.factor) for row in from_file.age_sex_factors] == [("F", 1.25),
+                                                                           ("M", 0.75)]
+    as_in_a_file = parse_contracts({"contracts": [{**written, "name": "test contract",
+                                                   "age_sex_factors": "example"}]})
+    assert example == as_in_a_file.contracts[0]
+
+
 @pytest.mark.parametrize("vary, message", [
+    ("age_sex_factors=nowhere.csv", "file 'nowhere.csv' not found"),
     ("sharing_rate=0.5,1.2", "with sharing_rate=1.2: sharing_rate: must be at most 1"),
     ("sharng_rate=0.5", "unknown key 'sharng_rate' (did you mean 'sharing_rate'?)"),
     ("minimum_savings_rate=lots", "minimum_savings_rate: must be"),
@@ -157,12 +235,21 @@ def test_compare_bootstrap_adds_a_risk_sheet_byte_identical_for_a_seed(small_run
     assert len(sheet._charts) == 2  # a histogram per contract
 
 
-def test_null_needs_bootstrap(small_run, tmp_path):
+@pytest.mark.parametrize("args, message", [
+    (["--null"], "--null needs --bootstrap"),
+    (["--seed", "3"], "--seed needs --bootstrap"),
+    (["--bootstrap", "10", "--seed", "-3"], "-3 is not in the range x>=0"),
+    (["--bootstrap", "10", "--seed", "x"], "'x' is not a valid integer"),
+])
+def test_seed_and_null_need_bootstrap_and_a_seed_is_a_whole_number_from_0(small_run, tmp_path,
+                                                                         args, message):
     claims_path, contracts_path = small_run
     result = CliRunner().invoke(main, ["compare", str(claims_path), "--contracts",
                                        str(contracts_path), "-o", str(tmp_path / "o.xlsx"),
-                                       "--null"])
-    assert result.exit_code == 2 and "--null needs --bootstrap" in result.output
+                                       *args])
+    assert result.exit_code == 2 and message in result.output
+    assert isinstance(result.exception, SystemExit)
+    assert not (tmp_path / "o.xlsx").exists()
 
 
 def test_sweep_command_writes_a_sweep_sheet_with_charts(small_run, tmp_path):
@@ -184,8 +271,33 @@ def test_sweep_command_writes_a_sweep_sheet_with_charts(small_run, tmp_path):
     assert again.read_bytes() == out.read_bytes()
 
 
+def test_a_sweep_where_no_point_settles_writes_the_reasons_without_charts(small_run, tmp_path):
+    claims_path, contracts_path = small_run
+    contracts_path.write_text(contracts_path.read_text().replace(
+        "minimum_savings_rate: 0.02", "minimum_savings_rate: cms"))
+    out = tmp_path / "sweep.xlsx"
+    result = run("sweep", claims_path, "--contracts", contracts_path, "--contract", "Savings",
+                 "--vary", "sharing_rate=0.3,0.5", "-o", out)
+    assert result.exit_code == 0, result.output
+    sheet = openpyxl.load_workbook(out)["Sweep"]
+    rows = [dict(zip([c.value for c in sheet[3]], [c.value for c in row]))
+            for row in sheet.iter_rows(min_row=4)]
+    assert [row["sharing_rate"] for row in rows] == [0.3, 0.5]
+    assert all(row["insurer_cost"] is None and row["provider_result"] is None
+               and "the CMS table starts at 5,000 members" in row["status"] for row in rows)
+    assert not sheet._charts
+
+
 @pytest.mark.parametrize("args, message", [
     (["--contract", "Savings", "--vary", "sharing_rate=2"], "sharing_rate: must be at most 1"),
+    (["--contract", "Savings", "--vary", "sharing_rate=0:inf:1"], "three finite numbers"),
+    (["--contract", "Savings", "--vary", "sharing_rate=nan:1:0.1"], "three finite numbers"),
+    (["--contract", "Savings", "--vary", "sharing_rate=@x"], "cannot be read"),
+    (["--contract", "Savings", "--vary", "sharing_rate=[0.3"], "cannot be read"),
+    (["--contract", "Savings", "--vary", "sharing_rate=,"], "no values"),
+    (["--contract", "Savings", "--vary", "sharing_rate=0.3,0.3"], "given twice"),
+    (["--contract", "Savings", "--vary", "sharing_rate=0:1:0.001", "--vary",
+      "minimum_savings_rate=0:0.1:0.01"], "11,011 combinations; at most 10,000"),
     (["--contract", "Nobody", "--vary", "sharing_rate=0.5"], "no contract of that name"),
     (["--contract", "Savings", "--vary", "sharing_rate"], "TERM=START:STOP:STEP"),
 ])
@@ -195,4 +307,5 @@ def test_a_sweep_that_cannot_run_exits_2_with_one_sentence(small_run, tmp_path, 
     result = CliRunner().invoke(main, ["sweep", str(claims_path), "--contracts",
                                        str(contracts_path), "-o", str(out), *args])
     assert result.exit_code == 2 and message in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
     assert not out.exists()
