@@ -89,11 +89,6 @@ def larger_input(parts: int) -> Path:
     return folder
 
 
-def _uncompressed_bytes(path: Path) -> int:
-    metadata = pq.ParquetFile(path).metadata
-    return sum(metadata.row_group(i).total_byte_size for i in range(metadata.num_row_groups))
-
-
 def compare_command(folder: Path, claims: Path, output: Path, *engine: str) -> list[str]:
     return [sys.executable, "-m", "cli", "compare", "--quiet", str(claims),
             "--contracts", str(folder / "contracts_plurality.yaml"), "-o", str(output),
@@ -125,14 +120,14 @@ def main() -> None:
     claims = folder / "claims"
     lines = sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(claims.glob("*.parquet")))
     on_disk = sum(p.stat().st_size for p in claims.glob("*.parquet")) / 2**30
-    arrow = sum(_uncompressed_bytes(p) for p in claims.glob("*.parquet")) / 2**30
+    arrow = sum(pq.read_table(p).nbytes for p in claims.glob("*.parquet")) / 2**30
     seconds, peak = measure(compare_command(folder, claims, folder / "out.xlsx", "--engine",
                                             "duckdb", "--memory-limit", args.memory_limit))
     text = "\n".join([
         "", f"Out of core, measured {time.strftime('%Y-%m-%d')} on {machine()}:", "",
         "| input | what | seconds | peak MB |", "|---|---|---:|---:|",
         f"| {lines / 1e6:.0f}M lines, {len(list(claims.glob('*.parquet')))} Parquet files "
-        f"({on_disk:.1f} GiB on disk, about {arrow:.1f} GiB uncompressed) | fundcalc compare "
+        f"({on_disk:.1f} GiB on disk, {arrow:.1f} GiB as Arrow columns) | fundcalc compare "
         f"--engine duckdb --memory-limit {args.memory_limit} | {seconds:.1f} | {peak:,.0f} |",
         "", f"Same Summary from both engines on the 1M-line sample (all four models, episode "
             f"bundles, plurality attribution, a scenario): {'yes' if checked else 'NO'}.", ""])
