@@ -27,7 +27,7 @@ from funding_models.periods import contract_year, enrolled_on, member_months, ye
 
 @dataclass(frozen=True)
 class ClaimCodes:
-    """The claims' keys as integer codes (-1: blank), line by line.
+    """The claims' keys as integer codes (-1: blank), row by row of :attr:`Ledger.claims`.
 
     ``member_year`` is ``member x number of years + year_index``; ``amount`` is in cents
     as float64, exact for sums below 2**53 cents; ``lines`` counts the claim lines of
@@ -57,7 +57,7 @@ class Ledger:
     member_months_convention : str
         ``any_day`` or ``fractional``.
     claims : pandas.DataFrame
-        Accepted claim lines: ``member``, ``provider``, ``domain``, ``care_code``
+        Accepted claim lines, a row each or summed (see ``lines``): ``member``, ``provider``, ``domain``, ``care_code``
         (categoricals), ``service_date``, ``year``, ``quantity``, ``amount`` (cents),
         ``enrolled``, ``lines`` (the claim lines a row stands for: 1, or more where
         lines were summed before, see :func:`assemble_ledger`).
@@ -115,7 +115,7 @@ class Ledger:
         )
 
     def among(self, column: str, values) -> np.ndarray:
-        """Per claim line, whether its ``column`` (``domain``, ``provider`` or
+        """Per row of the claims, whether its ``column`` (``domain``, ``provider`` or
         ``care_code``) is one of ``values``; a blank never is."""
         categories = self.claims[column].cat.categories
         listed = np.append(np.asarray(categories.isin(list(values)), dtype=bool), False)

@@ -121,7 +121,7 @@ def _members_attributed(ledger: Ledger, terms, condition: str | None) -> pd.Data
 
 
 def segment_lines(ledger: Ledger, segment: str) -> np.ndarray:
-    """Per claim line, whether its member is in ``segment`` (SPEC's ``scope.segment``).
+    """Per row of the claims, whether its member is in ``segment`` (SPEC's ``scope.segment``).
 
     Raises
     ------
