@@ -57,9 +57,9 @@ class Ledger:
     member_months_convention : str
         ``any_day`` or ``fractional``.
     claims : pandas.DataFrame
-        Accepted claim lines, a row each or summed (see ``lines``): ``member``, ``provider``, ``domain``, ``care_code``
-        (categoricals), ``service_date``, ``year``, ``quantity``, ``amount`` (cents),
-        ``enrolled``, ``lines`` (the claim lines a row stands for: 1, or more where
+        Accepted claim lines, a row each or summed (see ``lines``): ``member``,
+        ``provider``, ``domain``, ``care_code`` (categoricals), ``service_date``, ``year``,
+        ``quantity``, ``amount`` (cents), ``enrolled``, ``lines`` (the claim lines a row stands for: 1, or more where
         lines were summed before, see :func:`assemble_ledger`).
     members : pandas.DataFrame or None
         The members table indexed by ``member`` (categorical), or None when not given.
