@@ -136,6 +136,7 @@ def compare_files(paths: InputPaths, contracts_path: Path,
                       terms_text=terms_text, settings=settings, currency=contracts.currency,
                       spillover=spillover, spillover_years=spillover_years, risk=risk_report)
 
+
 @dataclass(frozen=True)
 class SweepRun:
     """A contract settled over a grid of term values: what the Sweep workbook shows.

@@ -47,6 +47,7 @@ from funding_models.populations import (
     segment_lines,
 )
 from funding_models.results import ContractResult
+from funding_models.shared_savings import or_nan
 from funding_models.sharing import (
     cms_minimum_savings_rate,
     confidence_minimum_savings_rate,
@@ -74,9 +75,11 @@ RISK_KINDS = {
     "status": "text",
 }
 
+#: Where the Summary status turns to spillover, which the Risk table does not show.
+SPILLOVER_NOTE = "; spillover blank: "
+
 #: Columns of the histogram table: replicates per bin of provider result.
-HISTOGRAM_KINDS = {"contract": "text", "year": "year", "bin_from": "money",
-                   "bin_to": "money", "replicates": "count"}
+HISTOGRAM_COLUMNS = ("contract", "year", "bin_from", "bin_to", "replicates")
 
 
 class NotBootstrapped(Exception):
@@ -137,7 +140,7 @@ class RiskReport:
         currency units; a year that could not be redrawn is blank with its status.
     histogram : pandas.DataFrame
         Per contract and year, replicates per bin of provider result (the bins are
-        common to a contract's years), columns :data:`HISTOGRAM_KINDS`.
+        common to a contract's years), columns :data:`HISTOGRAM_COLUMNS`.
     """
 
     options: RiskOptions
@@ -231,7 +234,7 @@ def bootstrap(contracts: Sequence, ledger: Ledger, results: Sequence[ContractRes
             record = {"contract": terms.name, "model": terms.model, "year": row.year,
                       "replicates": options.replicates}
             if row.insurer_cost is None:
-                rows.append({**record, "status": row.status})
+                rows.append({**record, "status": row.status.split(SPILLOVER_NOTE)[0]})
                 continue
             try:
                 resample, settle = _redraw(terms, ledger, settled[row.year], row.year,
@@ -247,7 +250,7 @@ def bootstrap(contracts: Sequence, ledger: Ledger, results: Sequence[ContractRes
     years = pd.DataFrame(rows, columns=list(RISK_KINDS)).astype({"year": "Int64",
                                                                 "units": "Int64"})
     histogram = (pd.concat(histograms, ignore_index=True) if histograms
-                 else pd.DataFrame(columns=list(HISTOGRAM_KINDS)))
+                 else pd.DataFrame(columns=list(HISTOGRAM_COLUMNS)))
     return RiskReport(options, years, histogram)
 
 
@@ -297,7 +300,7 @@ def _summary(draws: Draws) -> dict:
 def _histogram(contract: str, draws: dict[int, Draws]) -> pd.DataFrame:
     """Replicates per bin of provider result, bins common to the contract's years."""
     if not draws:
-        return pd.DataFrame(columns=list(HISTOGRAM_KINDS))
+        return pd.DataFrame(columns=list(HISTOGRAM_COLUMNS))
     every = np.concatenate([d.provider_result for d in draws.values()])
     low, high = float(every.min()), float(every.max())
     edges = np.rint(np.linspace(low, high if high > low else low + 1, HISTOGRAM_BINS + 1))
@@ -315,7 +318,26 @@ Settle = Callable[[dict[str, np.ndarray]], Draws]
 
 def _redraw(terms, ledger: Ledger, line: dict, year: int, null: bool
             ) -> tuple[Resample, Settle]:
-    """The units one contract-year redraws, and how a replicate's totals settle."""
+    """The units one contract-year redraws, and how a replicate's totals settle.
+
+    Parameters
+    ----------
+    terms : contract terms
+    ledger : Ledger
+    line : dict
+        The year's settlement line, money in cents: the figures held (the benchmark, the
+        capitation revenue or the target, and with ``null`` the cost scaled to them).
+    year : int
+    null : bool
+        Scale the cost to the benchmark and hold the benchmark.
+
+    Returns
+    -------
+    Resample
+        The units and their figures.
+    Settle
+        A replicate's totals -> its :class:`Draws`.
+    """
     if terms.model == "fee_for_service":
         return _fee_for_service(terms, ledger, year, null)
     if terms.model == "shared_savings":
@@ -451,6 +473,12 @@ def _history_years(terms, year: int, null: bool, historical: bool) -> list[int]:
 
 def _shared_savings(terms, ledger: Ledger, line: dict, year: int, null: bool
                     ) -> tuple[Resample, Settle]:
+    """A shared-savings contract-year: its population's members (with their baseline
+    years when the benchmark, risk factor or MSR comes from them), and per replicate the
+    benchmark, MSR and shared savings or losses of the members drawn.
+
+    Parameters and returns as :func:`_redraw`.
+    """
     agreed = terms.benchmark_pmpm_for(year)
     uses_baseline = (agreed is None or terms.risk_adjustment != "none"
                      or not isinstance(terms.minimum_savings_rate, (float, str)))
@@ -484,9 +512,9 @@ def _shared_savings(terms, ledger: Ledger, line: dict, year: int, null: bool
             else terms.minimum_loss_rate, sharing_rate=terms.sharing_rate,
             quality_score=terms.quality_score, payment_multiplier=terms.payment_multiplier,
             above_threshold=terms.sharing_basis == "above_threshold",
-            savings_cap=_or_nan(terms.savings_cap),
-            loss_sharing_rate=_or_nan(terms.effective_loss_sharing_rate),
-            loss_cap=_or_nan(terms.loss_cap))
+            savings_cap=or_nan(terms.savings_cap),
+            loss_sharing_rate=or_nan(terms.effective_loss_sharing_rate),
+            loss_cap=or_nan(terms.loss_cap))
         net = np.rint(result.shared_savings) - np.rint(result.shared_losses)
         spend = np.rint(now["spend"])
         return Draws(spend + net, spend, net, result.savings_rate,
@@ -497,6 +525,12 @@ def _shared_savings(terms, ledger: Ledger, line: dict, year: int, null: bool
 
 def _capitation(terms, ledger: Ledger, line: dict, year: int, null: bool
                 ) -> tuple[Resample, Settle]:
+    """A capitation contract-year: its population's members (with their baseline years
+    when the rate is historical), and per replicate the capitation revenue (factor-weighted
+    member months x rate), stop-loss and corridor of the members drawn.
+
+    Parameters and returns as :func:`_redraw`.
+    """
     agreed = terms.rate_for(year)
     population = population_of(ledger, terms)
     revenue = float(np.rint(line["capitation_revenue"]))
@@ -554,6 +588,12 @@ def _bundle_settle(terms, targets: Callable[[dict[str, np.ndarray]], np.ndarray]
 
 def _condition_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
                       ) -> tuple[Resample, Settle]:
+    """A condition bundle's contract-year: the members with the condition (with their
+    baseline years when the price is historical), and per replicate the target of the
+    members drawn and the reconciliation against it.
+
+    Parameters and returns as :func:`_redraw`.
+    """
     population = population_of(ledger, terms, condition=terms.bundle.condition)
     target = float(np.rint(line["target"]))
     scale = _null_scale(target, line["actual_cost"], "cost of care") if null else 1.0
@@ -573,6 +613,18 @@ def _condition_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
 
 def _episode_bundle(terms, ledger: Ledger, line: dict, year: int, null: bool
                     ) -> tuple[Resample, Settle]:
+    """An episode bundle's contract-year: its episodes, drawn within their members'
+    segments, and per replicate their cost (winsorised at the replicate's own percentiles
+    when the terms say so) against the target, which is held.
+
+    Parameters and returns as :func:`_redraw`.
+
+    Raises
+    ------
+    NotBootstrapped
+        When the price is historical (the baseline years' episodes are not redrawn),
+        unless ``null``.
+    """
     if not null and terms.price == "historical":
         raise NotBootstrapped(
             "the price is the baseline years' mean episode cost, and those episodes are not "
@@ -638,6 +690,17 @@ def winsorised_totals(cost: np.ndarray, counts: np.ndarray,
 
 def _fee_for_service(terms, ledger: Ledger, year: int, null: bool
                      ) -> tuple[Resample, Settle]:
+    """A fee-for-service contract-year: the provider's patients (members with an
+    in-scope line in the year), and per replicate the payment of their lines' gross value
+    (tiers, ceiling, floor) against the amount claimed.
+
+    Parameters and returns as :func:`_redraw`, less ``line``: nothing is held.
+
+    Raises
+    ------
+    NotBootstrapped
+        With ``null``.
+    """
     if null:
         raise NotBootstrapped("--null: fee-for-service has no benchmark to scale its spend to")
     claims, codes = ledger.claims, ledger.codes
@@ -674,7 +737,3 @@ def _fee_for_service(terms, ledger: Ledger, year: int, null: bool
         return Draws(paid, claimed, paid - claimed)
 
     return resample, settle
-
-
-def _or_nan(value: float | None) -> float:
-    return np.nan if value is None else value

@@ -99,8 +99,8 @@ def _settle_year(terms, ledger: Ledger, population: Population,
         minimum_loss_rate=minimum_loss_rate, sharing_rate=terms.sharing_rate,
         quality_score=terms.quality_score, payment_multiplier=terms.payment_multiplier,
         above_threshold=terms.sharing_basis == "above_threshold",
-        savings_cap=_or_nan(terms.savings_cap),
-        loss_sharing_rate=_or_nan(loss_sharing_rate), loss_cap=_or_nan(terms.loss_cap))
+        savings_cap=or_nan(terms.savings_cap),
+        loss_sharing_rate=or_nan(loss_sharing_rate), loss_cap=or_nan(terms.loss_cap))
     shared = round_cents(result.shared_savings[0])
     owed = round_cents(result.shared_losses[0])
     return {
@@ -169,7 +169,15 @@ def _minimum_savings_rate(terms, population: Population, now: YearFigures,
                                                  now.members))
 
 
-def _or_nan(value: float | None) -> float:
+def or_nan(value: float | None) -> float:
+    """``value``, or NaN when a term is not given: how :func:`funding_models.sharing.share`
+    is told that a cap or rate does not apply.
+
+    Examples
+    --------
+    >>> or_nan(None), or_nan(0.1)
+    (nan, 0.1)
+    """
     return np.nan if value is None else value
 
 

@@ -2,6 +2,7 @@
 check against the normal approximation, the 1/√2 law, and reproducibility."""
 from __future__ import annotations
 
+from dataclasses import replace
 from statistics import NormalDist
 
 import numpy as np
@@ -218,6 +219,18 @@ def test_a_year_not_settled_keeps_its_reason():
                        settle_contracts([terms], population_ledger([10, 20])),
                        RiskOptions(10, 1))
     assert report.years["status"].iloc[1].startswith("not settled: 2030 is outside")
+
+
+def test_the_risk_status_leaves_out_the_summarys_spillover_note():
+    terms = contract(**{**SHARED_SAVINGS, "performance_years": [2030]}, benchmark_pmpm=20,
+                     minimum_savings_rate=0.02)
+    ledger = population_ledger([10, 20])
+    (result,) = settle_contracts([terms], ledger)
+    reason = result.rows[0].status
+    noted = replace(result, rows=[replace(result.rows[0], status=f"{reason}; spillover "
+                                          "blank: no spillover domains were given")])
+    report = bootstrap([terms], ledger, [noted], RiskOptions(10, 1))
+    assert report.years["status"].tolist() == [reason]
 
 
 # -- the laws of issue 9 ----------------------------------------------------------------
