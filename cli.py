@@ -1,7 +1,8 @@
 """The ``fundcalc`` command: parse the options, call one library function, report.
 
 Exit status: 0 success; 1 finished, but rows were rejected and ``--strict`` was given;
-2 unusable input, contracts or output path (one sentence on stderr says which and why).
+2 unusable input, contracts or output path, or a full disk (one sentence on stderr says
+which and why); 130 on Ctrl-C and 143 on SIGTERM (no partial output is left).
 """
 from __future__ import annotations
 
