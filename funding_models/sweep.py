@@ -124,14 +124,16 @@ def _range(text: str, spec: str) -> tuple:
 
 
 def _number(value: Decimal) -> int | float:
-    """A decimal as a whole number when it is one, else as a float.
+    """A decimal as a whole number when it is one (of at most 15 digits), else as a float
+    (``inf`` beyond a float's range, which the terms then refuse).
 
     Examples
     --------
-    >>> _number(Decimal("2.0")), _number(Decimal("0.25"))
-    (2, 0.25)
+    >>> _number(Decimal("2.0")), _number(Decimal("0.25")), _number(Decimal("1e400"))
+    (2, 0.25, inf)
     """
-    return int(value) if value == value.to_integral_value() else float(value)
+    whole = value == value.to_integral_value() and value.adjusted() < 15
+    return int(value) if whole else float(value)
 
 
 def _numbers_as_numbers(value: Any) -> Any:

@@ -49,6 +49,7 @@ def two_member_ledger():
     ("stop_loss=null", (None,)),
     ('provider="GP, north",GP', ("GP, north", "GP")),
     ("minimum_savings_rate=nan,cms", ("nan", "cms")),  # not finite: text, refused as terms
+    ("benchmark_pmpm=1e999999", (float("inf"),)),  # beyond a float: refused as terms
 ])
 def test_vary_reads_ranges_with_both_ends_and_lists(text, values):
     vary = parse_vary(text)
@@ -173,6 +174,7 @@ def test_a_varied_value_means_what_it_means_in_the_contracts_file(tmp_path):
 
 @pytest.mark.parametrize("vary, message", [
     ("age_sex_factors=nowhere.csv", "file 'nowhere.csv' not found"),
+    ("sharing_rate=1e999999", "sharing_rate: must be a finite number"),
     ("sharing_rate=0.5,1.2", "with sharing_rate=1.2: sharing_rate: must be at most 1"),
     ("sharng_rate=0.5", "unknown key 'sharng_rate' (did you mean 'sharing_rate'?)"),
     ("minimum_savings_rate=lots", "minimum_savings_rate: must be"),
