@@ -182,10 +182,8 @@ def resampled_totals(resample: Resample, replicates: int,
     order = np.argsort(resample.strata, kind="stable")
     figures = np.column_stack([resample.columns[name][order] for name in resample.columns])
     units = len(order)
-    # For each drawn place (units sorted by stratum), the places of its stratum.
-    strata = resample.strata[order]
-    first = np.searchsorted(strata, strata, side="left")
-    end = np.searchsorted(strata, strata, side="right")
+    bounds = np.flatnonzero(np.diff(resample.strata[order])) + 1
+    strata = list(zip(np.r_[0, bounds], np.r_[bounds, units])) if units else []
     totals = np.empty((replicates, figures.shape[1]))
     extras: dict[str, list[np.ndarray]] = {}
     in_unit_order = np.argsort(order)
@@ -196,7 +194,9 @@ def resampled_totals(resample: Resample, replicates: int,
         for row in range(rows):
             generator = np.random.default_rng(
                 np.random.SeedSequence(seed, spawn_key=(start + row,)))
-            drawn[row] = generator.integers(first, end) + row * units
+            for first, end in strata:  # units sorted by stratum: places first to end
+                drawn[row, first:end] = generator.integers(first, end, size=end - first)
+        drawn += (np.arange(rows) * units)[:, None]
         counts = np.bincount(drawn.ravel(), minlength=rows * units).reshape(rows, units
                                                                             ).astype(float)
         totals[start:start + rows] = counts @ figures
