@@ -275,7 +275,10 @@ def sweep(claims, contracts_path, contract, varies, output, members, fee_schedul
     progress("writing the workbook")
     write_sweep_workbook(run, output, inputs=inputs)
     progress.done()
-    _say(quiet, f"Settled {contract} at {run.points:,} sets of terms; wrote {output}.")
+    unsettled = int(run.frame["insurer_cost"].isna().sum())
+    blank = (f" ({unsettled:,} of {len(run.frame):,} rows not settled: see their status)"
+             if unsettled else "")
+    _say(quiet, f"Settled {contract} at {run.points:,} sets of terms{blank}; wrote {output}.")
 
 
 @main.command()

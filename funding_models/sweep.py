@@ -1,8 +1,9 @@
 """What a contract's terms do: settle one contract over a grid of term values (issue 9).
 
-Every point of the grid is the contract's terms with some terms changed, checked again by
-the terms' own model (so that a value out of range is refused with the term's name), and
-settled on the same ledger: the ledger is built once and its populations are shared.
+Every point of the grid is the contract's terms with some terms changed, checked again as
+the contracts file checks a contract (so that a value means what it means in the file, and
+one out of range is refused with the term's name), and settled on the same ledger: the
+ledger is built once and its populations are shared.
 """
 from __future__ import annotations
 
@@ -226,6 +227,13 @@ def terms_with(terms, changes: dict[str, Any], base_dir: Path | None = None):
 def checked_grid(terms, varies: Sequence[Vary], base_dir: Path | None = None
                  ) -> list[tuple[dict[str, Any], Any]]:
     """Every point of the grid with the contract's terms at that point, all checked.
+
+    Parameters
+    ----------
+    terms : contract terms
+    varies : sequence of Vary
+    base_dir : Path, optional
+        The contracts file's folder (see :func:`terms_with`).
 
     Raises
     ------

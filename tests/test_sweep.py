@@ -281,6 +281,7 @@ def test_a_sweep_where_no_point_settles_writes_the_reasons_without_charts(small_
     result = run("sweep", claims_path, "--contracts", contracts_path, "--contract", "Savings",
                  "--vary", "sharing_rate=0.3,0.5", "-o", out)
     assert result.exit_code == 0, result.output
+    assert "(2 of 2 rows not settled: see their status)" in result.output
     sheet = openpyxl.load_workbook(out)["Sweep"]
     rows = [dict(zip([c.value for c in sheet[3]], [c.value for c in row]))
             for row in sheet.iter_rows(min_row=4)]
