@@ -7,6 +7,7 @@ ledger is built once and its populations are shared.
 """
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from dataclasses import dataclass
@@ -187,30 +188,42 @@ def term_grid(varies: Sequence[Vary]) -> list[dict[str, Any]]:
             for values in itertools.product(*(vary.values for vary in varies))]
 
 
-def terms_with(terms, changes: dict[str, Any], base_dir: Path | None = None):
-    """The contract's terms with ``changes`` made, checked again as the contracts file
-    checks a contract (:func:`contracts.loading.check_contract`: presets, factor tables,
-    the model's terms), so that a value means what it means in the file.
+def terms_with(terms, changes: dict[str, Any], base_dir: Path | None = None,
+               written: dict[str, Any] | None = None):
+    """The contract's terms with ``changes`` made to the contract as written, checked again
+    as the contracts file checks a contract (:func:`contracts.loading.check_contract`:
+    presets, factor tables, the model's terms), so that a value means what it means in the
+    file.
 
     Parameters
     ----------
     terms : contract terms
+        The contract as checked.
     changes : dict
-        Term (dots for nested terms) -> value.
+        Term (dots for nested terms) -> value. A nested term the contract as written
+        leaves to a preset is changed in the mapping the contract has.
     base_dir : Path, optional
-        The contracts file's folder, where tables named by a relative path are read from.
+        The contracts file's folder, where presets and tables named by a relative path are
+        read from.
+    written : dict, optional
+        The contract's entry as the file writes it (its preset not merged in, its factor
+        table by name); default its checked terms.
 
     Raises
     ------
     contracts.ContractsError
         Naming the contract, the changed terms and what is wrong.
     """
-    written = terms.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    effective = terms.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    written = copy.deepcopy(effective if written is None else written)
     for key, value in changes.items():
         *parents, last = key.split(".")
-        place = written
+        place, known = written, effective
         for parent in parents:
-            place = place.setdefault(parent, {})
+            known = known.get(parent) if isinstance(known, dict) else None
+            if parent not in place:
+                place[parent] = copy.deepcopy(known) if isinstance(known, dict) else {}
+            place = place[parent]
             if not isinstance(place, dict):
                 raise ContractsError(f"contract '{terms.name}': --vary {key}: {parent} is "
                                      "not a mapping of terms")
@@ -224,8 +237,8 @@ def terms_with(terms, changes: dict[str, Any], base_dir: Path | None = None):
                               for key, message in exc.problems]) from None
 
 
-def checked_grid(terms, varies: Sequence[Vary], base_dir: Path | None = None
-                 ) -> list[tuple[dict[str, Any], Any]]:
+def checked_grid(terms, varies: Sequence[Vary], base_dir: Path | None = None,
+                 written: dict[str, Any] | None = None) -> list[tuple[dict[str, Any], Any]]:
     """Every point of the grid with the contract's terms at that point, all checked.
 
     Parameters
@@ -233,7 +246,8 @@ def checked_grid(terms, varies: Sequence[Vary], base_dir: Path | None = None
     terms : contract terms
     varies : sequence of Vary
     base_dir : Path, optional
-        The contracts file's folder (see :func:`terms_with`).
+    written : dict, optional
+        The contracts file's folder and the contract as written (see :func:`terms_with`).
 
     Raises
     ------
@@ -242,7 +256,8 @@ def checked_grid(terms, varies: Sequence[Vary], base_dir: Path | None = None
     contracts.ContractsError
         When the terms at a point are not valid (see :func:`terms_with`).
     """
-    return [(point, terms_with(terms, point, base_dir)) for point in term_grid(varies)]
+    return [(point, terms_with(terms, point, base_dir, written))
+            for point in term_grid(varies)]
 
 
 def term_column(key: str) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import openpyxl
 import pytest
@@ -172,6 +173,30 @@ def test_a_varied_value_means_what_it_means_in_the_contracts_file(tmp_path):
     assert example == as_in_a_file.contracts[0]
 
 
+def test_a_varied_preset_is_merged_as_the_file_merges_it():
+    """Another preset replaces the terms the first one gave: BASIC A is one-sided."""
+    written = dict(name="test contract", preset="mssp_enhanced", provider="GP",
+                   attribution="none", performance_years=[2024], benchmark_pmpm=25)
+    checked = parse_contracts({"contracts": [written]}).contracts[0]
+    [(_, varied)] = checked_grid(checked, [parse_vary("preset=mssp_basic_a")], None, written)
+    basic_a = parse_contracts({"contracts": [{**written, "preset": "mssp_basic_a"}]})
+    assert varied == basic_a.contracts[0] and varied.loss_sharing_rate is None
+    # The checked terms alone hold the ENHANCED track's loss sharing, which would stay.
+    [(_, from_checked)] = checked_grid(checked, [parse_vary("preset=mssp_basic_a")])
+    assert from_checked.loss_sharing_rate is not None
+
+
+def test_a_nested_term_a_preset_gives_keeps_the_rest_of_its_mapping(tmp_path):
+    (tmp_path / "stop_loss.yaml").write_text(
+        "model: capitation\nstop_loss: {attachment: 300, insurer_share: 0.8}\n")
+    written = dict(name="test contract", preset="stop_loss.yaml", provider="GP",
+                   attribution="none", performance_years=[2024], rate_pmpm=10)
+    checked = parse_contracts({"contracts": [written]}, base_dir=tmp_path).contracts[0]
+    [(_, varied)] = checked_grid(checked, [parse_vary("stop_loss.attachment=200")], tmp_path,
+                                 written)
+    assert (varied.stop_loss.attachment, varied.stop_loss.insurer_share) == (200, 0.8)
+
+
 @pytest.mark.parametrize("vary, message", [
     ("age_sex_factors=nowhere.csv", "file 'nowhere.csv' not found"),
     ("sharing_rate=1e999999", "sharing_rate: must be a finite number"),
@@ -289,6 +314,36 @@ def test_a_sweep_where_no_point_settles_writes_the_reasons_without_charts(small_
     assert all(row["insurer_cost"] is None and row["provider_result"] is None
                and "the CMS table starts at 5,000 members" in row["status"] for row in rows)
     assert not sheet._charts
+
+
+def test_a_sweep_reads_the_contract_as_its_file_writes_it(small_run, tmp_path):
+    """A JSON contracts file whose contract names a two-sided preset (relative to the file):
+    varied to the one-sided one, the losses the two-sided preset shares are gone."""
+    claims_path, _ = small_run
+    folder = tmp_path / "terms"
+    folder.mkdir()
+    (folder / "one_sided.yaml").write_text(
+        "model: shared_savings\nsharing_rate: 0.5\nminimum_savings_rate: 0\n")
+    (folder / "two_sided.yaml").write_text(
+        "model: shared_savings\nsharing_rate: 0.5\nminimum_savings_rate: 0\n"
+        "loss_sharing_rate: 0.5\n")
+    contracts_path = folder / "contracts.json"
+    contracts_path.write_text(json.dumps({"contracts": [{
+        "name": "Savings", "preset": "two_sided.yaml", "provider": "GP",
+        "performance_years": [2024], "benchmark_pmpm": 1}]}))
+    out, summary = tmp_path / "sweep.xlsx", tmp_path / "summary.json"
+    result = run("sweep", claims_path, "--contracts", contracts_path, "--contract", "Savings",
+                 "--vary", "preset=two_sided.yaml,one_sided.yaml", "-o", out)
+    assert result.exit_code == 0, result.output
+    run("compare", claims_path, "--contracts", contracts_path, "-o", tmp_path / "c.xlsx",
+        "--json", summary)
+    sheet = openpyxl.load_workbook(out)["Sweep"]
+    rows = [dict(zip([c.value for c in sheet[3]], [c.value for c in row]))
+            for row in sheet.iter_rows(min_row=4)]
+    as_compared = json.loads(summary.read_text())[0]
+    assert rows[0]["insurer_cost"] == as_compared["insurer_cost"]
+    assert rows[0]["provider_result"] == as_compared["provider_result"] < 0
+    assert rows[1]["provider_result"] == 0
 
 
 @pytest.mark.parametrize("args, message", [
