@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from contracts.terms import (
+    MAX_AMOUNT,
     PopulationTerms,
     check_historical,
     historical_or,
@@ -43,7 +44,8 @@ class StopLoss(Terms):
     """Per member and year, the insurer pays ``insurer_share`` of the cost above
     ``attachment``."""
 
-    attachment: float = Field(gt=0, description="The attachment point per member and year.")
+    attachment: float = Field(gt=0, le=MAX_AMOUNT,
+                              description="The attachment point per member and year.")
     insurer_share: Rate = Field(description="The insurer's share of the cost above it.")
 
 

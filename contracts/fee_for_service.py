@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from contracts.terms import (
+    MAX_AMOUNT,
     ContractTerms,
     Rate,
     Terms,
@@ -19,7 +20,8 @@ class DegressiveTier(Terms):
     """One slice of gross revenue and the rate it is paid at."""
 
     up_to: float | None = Field(
-        None, gt=0, description="The gross revenue where the slice ends; none on the last tier."
+        None, gt=0, le=MAX_AMOUNT,
+        description="The gross revenue where the slice ends; none on the last tier."
     )
     rate: float = Field(ge=0, description="The fraction of the slice that is paid.")
 
@@ -35,7 +37,8 @@ class FeeForServiceTerms(ContractTerms):
 
     model: Literal["fee_for_service"] = Field(description="The funding model: fee_for_service.")
     price_factor: float = Field(
-        1.0, gt=0, description="Multiplies the claimed amount of lines without a tariff."
+        1.0, gt=0, le=1000,
+        description="Multiplies the claimed amount of lines without a tariff."
     )
     degressive_tiers: Annotated[list[DegressiveTier], Field(min_length=1)] | None = Field(
         None,

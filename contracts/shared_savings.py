@@ -11,7 +11,7 @@ from typing import Literal, Union
 import numpy as np
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from contracts.terms import PopulationTerms, Rate, Terms, YearAmounts, years_text
+from contracts.terms import MAX_AMOUNT, PopulationTerms, Rate, Terms, YearAmounts, years_text
 
 
 class ConfidenceLevel(Terms):
@@ -182,7 +182,7 @@ class SharedSavingsTerms(PopulationTerms, SharingTerms):
         "amount; without it the benchmark is the trended baseline PMPM.",
     )
     truncate_member_spend: float | None = Field(
-        None, gt=0,
+        None, gt=0, le=MAX_AMOUNT,
         description="Each member's yearly in-scope spend counts at most this amount, in "
         "every year, baseline included.",
     )

@@ -29,6 +29,10 @@ Year = Annotated[int, Field(ge=1900, le=2199)]
 Rate = Annotated[float, Field(ge=0, le=1)]
 Weight = Annotated[float, Field(ge=0)]
 
+#: The largest amount a term may name, in currency units (10¹³: cents stay exact in the
+#: arithmetic; anything larger is a typing error, not a contract).
+MAX_AMOUNT = 1e13
+
 
 class Terms(BaseModel):
     """Base of every model here: unknown keys are errors, and so are NaN and infinity."""
@@ -51,6 +55,9 @@ def _amount(value: Any, year: int | None = None) -> float:
         raise ValueError(f"must be an amount{where} (got {value!r})")
     if not math.isfinite(value) or value < 0:
         raise ValueError(f"must be an amount of at least 0{where} (got {value!r})")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"must be an amount of at most {MAX_AMOUNT:,.0f}{where} "
+                         f"(got {value!r})")
     return float(value)
 
 

@@ -366,3 +366,16 @@ def test_a_key_repeated_in_a_contract_is_refused_not_silently_overridden(tmp_pat
         load_contracts(path)
     assert "line 7" in str(error.value)
     assert "'clawback_rate' appears twice" in str(error.value)
+
+
+@pytest.mark.parametrize("terms, message", [
+    ({"revenue_ceiling": 1e300}, "revenue_ceiling: must be an amount of at most "
+                                 "10,000,000,000,000 (got 1e+300)"),
+    ({"revenue_floor": {2024: 5, 2025: 2e13}}, "must be an amount of at most "
+                                               "10,000,000,000,000 for 2025"),
+    ({"price_factor": 1e9}, "price_factor: must be at most 1000"),
+    ({"degressive_tiers": [{"up_to": 1e20, "rate": 1}, {"rate": 0.5}]}, "at most 1e+13"),
+])
+def test_absurd_amounts_in_terms_are_refused_not_settled(terms, message):
+    # 1e300 as a benchmark once overflowed the cents arithmetic with a traceback.
+    assert message in one_contract_problems(**terms)
