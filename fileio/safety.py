@@ -25,7 +25,10 @@ MAX_RATIO = 250
 RATIO_CHECK_FROM = 16 * 1024**2
 
 _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_DOCTYPE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
+#: How much of a part may come before its first element (the XML declaration, comments);
+#: a workbook's parts have a line.
+PROLOG_LIMIT = 1024**2
+_SPACE = re.compile(rb"\s*")
 
 
 def check_xlsx(path: Path) -> None:
@@ -118,9 +121,31 @@ def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
         if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
             continue
         with archive.open(info) as part:
-            head = part.read(4096)
-        if _DOCTYPE.search(head):
+            head = part.read(PROLOG_LIMIT)
+        if _declares_something(head):
             raise InputError(
-                f"{path}: part {info.filename} declares XML entities (an entity bomb?); "
-                "refused. Save the workbook again from Excel or LibreOffice."
+                f"{path}: part {info.filename} declares XML entities or a document type "
+                "(an entity bomb?); refused. Save the workbook again from Excel or "
+                "LibreOffice."
             )
+
+
+def _declares_something(head: bytes) -> bool:
+    """Whether an XML part's prolog holds a declaration (``<!DOCTYPE``, ``<!ENTITY``) — or
+    does not end within ``head``. Comments and processing instructions are passed over,
+    however long, so that a declaration cannot hide behind them."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        head = head.decode("utf-16", errors="replace").encode("utf-8")
+    position = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    while True:
+        position = _SPACE.match(head, position).end()
+        if head.startswith(b"<?", position):
+            end = head.find(b"?>", position + 2)
+            position = end + 2
+        elif head.startswith(b"<!--", position):
+            end = head.find(b"-->", position + 4)
+            position = end + 3
+        else:
+            return head.startswith(b"<!", position)
+        if end < 0:
+            return True  # the prolog runs past PROLOG_LIMIT: no workbook writes one

@@ -200,12 +200,13 @@ def truncated(folder: Path) -> list[str]:
     return validate(path)
 
 
-def entity_bomb(folder: Path) -> list[str]:
-    """A sheet that declares the "billion laughs" entities (never expanded: refused)."""
+def entity_bomb(folder: Path, padding: bytes = b"") -> list[str]:
+    """A sheet that declares the "billion laughs" entities (never expanded: refused),
+    behind ``padding`` (such as a long comment)."""
     laughs = ['<!ENTITY lol "lol">'] + [
         f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'
         for i in range(1, 10)]
-    doctype = f"<!DOCTYPE lolz [{''.join(laughs)}]>".encode()
+    doctype = padding + f"<!DOCTYPE lolz [{''.join(laughs)}]>".encode()
 
     def add_doctype(name: str, part: bytes) -> bytes:
         if not name.startswith("xl/worksheets/"):
@@ -366,8 +367,13 @@ CATALOGUE: dict[str, Case] = {
     "XML entity bomb": Case(
         entity_bomb,
         Refused(f"{DIR}/claims.xlsx: part xl/worksheets/sheet1.xml declares XML entities "
-                "(an entity bomb?); refused. Save the workbook again from Excel or "
-                "LibreOffice.")),
+                "or a document type (an entity bomb?); refused. Save the workbook again "
+                "from Excel or LibreOffice.")),
+    "XML entity bomb behind a long comment": Case(
+        lambda f: entity_bomb(f, padding=b"<!-- " + b"x" * 8000 + b" -->"),
+        Refused(f"{DIR}/claims.xlsx: part xl/worksheets/sheet1.xml declares XML entities "
+                "or a document type (an entity bomb?); refused. Save the workbook again "
+                "from Excel or LibreOffice.")),
     "binary file named .csv": Case(
         lambda f: validate(write_text(f / "claims.csv", "PK\x03\x04\x00\x00binary\x00")),
         Refused(f"{DIR}/claims.csv: this is not a text (CSV) file; give a .csv, .xlsx or "
