@@ -28,7 +28,9 @@ shifts or growths takes one row per change, the rows after its first with the na
 blank. Text terms (``name``, ``notes``, ``scope.segment``...) are taken as written, and so
 are the items of lists of ids and codes (``provider``, ``carve_out_codes``...: ``00123`` stays
 ``00123``). A blank cell leaves the term out, so that its default (or the preset's value)
-applies. A number cell counts as Excel shows it, to 15 significant digits.
+applies. A number cell counts as the number Excel keeps (to its full precision, not as
+formatted). A formula counts by the value Excel saved with it; an error value (``#N/A``)
+or a formula saved without a value is refused, not taken as blank.
 """
 from __future__ import annotations
 
@@ -95,6 +97,11 @@ class Column:
         return ".".join(self.path)
 
 
+class UnreadableCell(str):
+    """A cell whose value cannot be used — an error value such as ``#N/A``, or a formula
+    saved without its value; the text says which and what to do."""
+
+
 @dataclass(frozen=True)
 class SheetGrid:
     """A sheet's cells as text, as a reader found them.
@@ -107,7 +114,7 @@ class SheetGrid:
         The header row's cells, normalised (trimmed, lower case, spaces as ``_``).
     rows : list of (int, list of str or None)
         The data rows below the header, each with its row number in the sheet; blank
-        cells are None.
+        cells are None, cells without a usable value :class:`UnreadableCell`.
     """
 
     name: str
@@ -261,8 +268,10 @@ def read_cell(column: Column, text: str) -> Any:
         if text.lower() in column.words:
             return text
         return [item.strip() for item in text.split(",") if item.strip()]
-    if column.shape in ("map", "rows") and not any(q in text for q in "'\""):
-        # "2025:1700000" is one word to YAML; the user meant a key and a value.
+    if ((column.shape == "map" or column.shape == "rows" and text.startswith("{"))
+            and not any(q in text for q in "'\"")):
+        # "2025:1700000" is one word to YAML; the user meant a key and a value. (Not in a
+        # file name such as C:\factors.csv, which a "rows" column also takes.)
         text = _KEY_COLON.sub(": ", text)
     if column.shape == "list" and not text.startswith("[") and text.lower() not in column.words:
         text = f"[{text}]"
@@ -294,6 +303,9 @@ def row_terms(columns: dict[int, Column], cells: Sequence[str | None]
     problems = []
     for position, column in columns.items():
         text = cells[position] if position < len(cells) else None
+        if isinstance(text, UnreadableCell):
+            problems.append((column.name, str(text)))
+            continue
         if text is None or not text.strip():
             continue
         try:
@@ -315,6 +327,13 @@ def _header_columns(grid: SheetGrid, columns: list[Column], source: str, kind: s
     found, problems, seen = {}, [], set()
     for position, header in enumerate(grid.headers):
         if not header:
+            filled = [row for row, cells in grid.rows
+                      if position < len(cells) and cells[position] is not None
+                      and cells[position].strip()]
+            if filled:
+                problems.append(f"{source}, sheet {grid.name}, row {filled[0]}, column "
+                                f"{_letter(position)}: a value under a blank header; give "
+                                "the column its term's name, or clear the cell")
             continue
         where = f"{source}, sheet {grid.name}, column {_letter(position)}"
         if header in seen:

@@ -28,6 +28,7 @@ from contracts.sheet_rows import (
     SETTING_COLUMNS,
     SETTINGS_SHEET,
     SheetGrid,
+    UnreadableCell,
     column_comment,
     contracts_from_sheets,
     scenario_rows,
@@ -94,15 +95,22 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
 
 def _read_grid(path: Path, sheet: str, key_header: str) -> SheetGrid:
     """A sheet's cells as text: the header is the first row with a cell ``key_header``;
-    rows above it (titles) and blank rows are passed over."""
-    import fastexcel
+    rows above it (titles) and blank rows are passed over.
+
+    Read with openpyxl (after :func:`fileio.safety.check_xlsx`), which gives numbers to
+    full precision and tells error values and formulas saved without a value from blank
+    cells; a contracts sheet is small.
+    """
+    from openpyxl import load_workbook
 
     try:
-        table = fastexcel.read_excel(str(path)).load_sheet(
-            sheet, header_row=None, skip_rows=0, dtypes="string").to_arrow()
-    except Exception as error:  # fastexcel raises its own error types
+        saved = load_workbook(path, read_only=True, data_only=True)[sheet]
+        written = load_workbook(path, read_only=True, data_only=False)[sheet]
+        grid = [[_cell_text(value, formula) for value, formula in zip(values, formulas)]
+                for values, formulas in zip(saved.iter_rows(min_row=1, min_col=1),
+                                            written.iter_rows(min_row=1, min_col=1))]
+    except Exception as error:  # openpyxl raises many kinds for a damaged sheet
         raise InputError(f"{path}, sheet {sheet}: cannot read the sheet ({error}).") from None
-    grid = [list(row.values()) for row in table.to_pylist()] if table.num_rows else []
     for index, cells in enumerate(grid[:HEADER_SEARCH_ROWS]):
         if key_header in (normalise_header(c) for c in cells if c is not None):
             headers = [normalise_header(c) if c is not None and c.strip() else None
@@ -113,6 +121,25 @@ def _read_grid(path: Path, sheet: str, key_header: str) -> SheetGrid:
     raise InputError(f"{path}, sheet {sheet}: no header row with a column "
                      f"'{key_header}' in the first {HEADER_SEARCH_ROWS} rows; the template "
                      "from `fundcalc sample` shows the layout")
+
+
+def _cell_text(saved, written) -> str | None:
+    """One cell as text: its saved value (numbers to full precision), or an
+    :class:`UnreadableCell` for an error value or a formula saved without a value."""
+    value = saved.value
+    if saved.data_type == "e":
+        return UnreadableCell(f"an error value ({value}); correct the formula or type the "
+                              "term")
+    if value is None:
+        if written.data_type == "f":
+            return UnreadableCell("a formula saved without its value; open and save the "
+                                  "workbook in Excel or LibreOffice, or type the term")
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() and abs(value) < 2**53 else repr(value)
+    return str(value)
 
 
 def write_contracts_workbook(data: dict[str, Any], path: str | os.PathLike,

@@ -329,14 +329,18 @@ _TEXT = st.text(st.characters(min_codepoint=32, max_codepoint=0x2FF), min_size=1
                 max_size=12).filter(lambda t: t.strip() == t and t)
 
 
+def _excel_number(value: float) -> float:
+    return float(f"{value:.15g}")
+
+
 @st.composite
 def fee_for_service_terms(draw):
     years = sorted(draw(st.sets(st.integers(2000, 2030), min_size=1, max_size=3)))
     amount = st.floats(0, 1e9, allow_nan=False).map(lambda v: round(v, 2))
     ceiling = draw(st.one_of(amount, st.fixed_dictionaries({y: amount for y in years})))
-    # Excel keeps 15 significant digits of a number typed in; so does the sheet reader.
-    tiers = draw(st.lists(st.floats(0, 2).map(lambda v: round(v, 6)), min_size=1,
-                          max_size=3))
+    # A number cell is read to the full precision the file keeps (Excel: 15 significant
+    # digits; the writer, openpyxl, 16).
+    tiers = draw(st.lists(st.floats(0, 2).map(_excel_number), min_size=1, max_size=3))
     bounds = sorted(draw(st.sets(st.integers(1, 10**7), min_size=len(tiers) - 1,
                                  max_size=len(tiers) - 1)))
     return {"name": draw(_TEXT), "model": "fee_for_service",
@@ -345,7 +349,7 @@ def fee_for_service_terms(draw):
                                                 st.lists(_TEXT.map(str.lower), min_size=1,
                                                          max_size=2)))},
             "performance_years": years, "revenue_ceiling": ceiling,
-            "clawback_rate": draw(st.floats(0, 1).map(lambda v: round(v, 9))),
+            "clawback_rate": draw(st.floats(0, 1).map(_excel_number)),
             "degressive_tiers": [{"up_to": b, "rate": r} for b, r in zip(bounds, tiers)]
             + [{"rate": tiers[-1]}],
             "notes": draw(st.one_of(st.none(), _TEXT))}
