@@ -225,9 +225,9 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
     if json_path is not None:
         write_summary_json(comparison, json_path, inputs=[*inputs, output])
     rejected = len(comparison.rejected)
-    claims_read = sum(r.rows_read for r in comparison.input_files if r.table == "claims")
-    _say(quiet, f"Settled {len(comparison.contracts)} contract(s) on {claims_read:,} claim "
-                f"lines ({rejected:,} input rows rejected); wrote {output}.")
+    claims = sum(r.rows_accepted for r in comparison.input_files if r.table == "claims")
+    _say(quiet, f"Settled {len(comparison.contracts)} contract(s) on {claims:,} accepted "
+                f"claim lines ({rejected:,} input rows rejected); wrote {output}.")
     if strict and rejected:
         sys.exit(EXIT_REJECTED)
 
