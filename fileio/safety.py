@@ -50,6 +50,7 @@ def check_xlsx(path: Path) -> None:
         raise InputError(f"{path}: not a readable .xlsx workbook; {hint}.")
     try:
         with zipfile.ZipFile(path) as archive:
+            _check_not_encrypted(path, archive)
             _check_sizes(path, archive)
             _check_xml_parts(path, archive)
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
@@ -96,6 +97,14 @@ def _ole2_stream_names(path: Path) -> list[str]:
 
 def _looks_like_text(head: bytes) -> bool:
     return all(32 <= b < 127 or b in (9, 10, 13) for b in head.lstrip(b"\xef\xbb\xbf"))
+
+
+def _check_not_encrypted(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuse a zip whose entries are encrypted (``zip -P``): Excel never writes one, and
+    its parts cannot be read without the password."""
+    if any(info.flag_bits & 0x1 for info in archive.infolist()):
+        raise InputError(f"{path}: the workbook's zip entries are encrypted (password-"
+                         "protected); save it again without a password.")
 
 
 def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:

@@ -193,6 +193,23 @@ def with_formula(folder: Path, formula: str, cached: str | None, cell_type: str 
     return validate(path)
 
 
+def zip_encrypted(folder: Path) -> list[str]:
+    """A workbook whose zip entries are marked encrypted, as ``zip -P`` marks them (bit 0
+    of each entry's flags, in its local header and in the central directory)."""
+    import struct
+
+    path = claims_xlsx(folder, claim())
+    data = bytearray(path.read_bytes())
+    for signature, flags_at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        position = data.find(signature)
+        while position >= 0:
+            flags = struct.unpack_from("<H", data, position + flags_at)[0]
+            struct.pack_into("<H", data, position + flags_at, flags | 0x1)
+            position = data.find(signature, position + 4)
+    path.write_bytes(bytes(data))
+    return validate(path)
+
+
 def truncated(folder: Path) -> list[str]:
     path = claims_xlsx(folder, claim())
     data = path.read_bytes()
@@ -350,6 +367,10 @@ CATALOGUE: dict[str, Case] = {
         Refused(f"{DIR}/claims.xlsx: the workbook is protected by a password; open it in "
                 "Excel, remove the password (File > Info > Protect Workbook) and save it "
                 "as .xlsx.")),
+    "xlsx with encrypted zip entries (zip -P)": Case(
+        zip_encrypted,
+        Refused(f"{DIR}/claims.xlsx: the workbook's zip entries are encrypted (password-"
+                "protected); save it again without a password.")),
     "truncated zip": Case(
         truncated,
         Refused(f"{DIR}/claims.xlsx: not a readable .xlsx workbook; the file is damaged "
