@@ -383,7 +383,7 @@ def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str], all_colum
         table.validate(full=True)  # damaged pages may hold text that is not UTF-8
     except _PARQUET_ERRORS as error:
         raise InputError(f"{path}: cannot read the Parquet file ({first_line(error)}).") from None
-    columns = {n: table.column(names[found[n]]) for n in found}
+    columns = _binary_as_text(path, {n: table.column(names[found[n]]) for n in found})
     rows = np.arange(1, table.num_rows + 1, dtype=np.int64)
     as_given = (list(zip(_headers_as_given(names),
                          (c.combine_chunks() for c in table.columns)))
@@ -410,7 +410,7 @@ def parquet_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_r
             batch_size=batch_rows, columns=[names[found[n]] for n in found])
         for batch in batches:
             batch.validate(full=True)  # damaged pages may hold text that is not UTF-8
-            columns = {n: batch.column(names[found[n]]) for n in found}
+            columns = _binary_as_text(path, {n: batch.column(names[found[n]]) for n in found})
             rows = np.arange(first_row, first_row + batch.num_rows, dtype=np.int64)
             first_row += batch.num_rows
             columns, rows, blank, _ = _drop_blank_rows(columns, rows)
@@ -423,12 +423,47 @@ def _parquet_columns(path: Path, spec: TableSpec, rename: dict[str, str]
                      ) -> tuple[list[str], dict[str, int]]:
     """The file's column names, and the position of each of ``spec``'s columns."""
     try:
-        names = list(pq.read_schema(path).names)
+        schema = pq.read_schema(path)
     except _PARQUET_ERRORS as error:
         raise InputError(f"{path}: not a readable Parquet file ({first_line(error)}).") from None
+    names = list(schema.names)
     try:
         found = _match_columns(names, spec, rename)
         _require(found, spec, names)
     except InputError as error:
         raise _in_context(str(path), error) from None
+    for name, position in found.items():
+        _refuse_nested(path, name, schema.field(position).type)
     return names, found
+
+
+def _refuse_nested(path: Path, name: str, arrow_type: pa.DataType) -> None:
+    """Refuse a column of lists, structs, maps or unions: a cell must hold one value.
+    Dictionary-encoded columns are judged by their values."""
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    if not pa.types.is_nested(arrow_type):
+        return
+    kind = next((kind for kind, test in (("list", pa.types.is_list),
+                                         ("list", pa.types.is_large_list),
+                                         ("list", pa.types.is_fixed_size_list),
+                                         ("map", pa.types.is_map),
+                                         ("struct", pa.types.is_struct))
+                 if test(arrow_type)), "nested")
+    raise InputError(f"{path}: column {name!r} is a {kind} column ({arrow_type}); give plain "
+                     "values, one per cell.")
+
+
+def _binary_as_text(path: Path, columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """Read binary columns as UTF-8 text; refuse one whose bytes are not UTF-8."""
+    for name, array in columns.items():
+        arrow_type = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
+        if not (pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type)
+                or pa.types.is_fixed_size_binary(arrow_type)):
+            continue
+        try:
+            columns[name] = array.cast(pa.large_string())
+        except pa.ArrowInvalid:
+            raise InputError(f"{path}: column {name!r} is a binary column holding bytes that "
+                             "are not UTF-8 text; give it as text (strings).") from None
+    return columns

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable
 
 import openpyxl
+import pyarrow as pa
 import pytest
 from click.testing import CliRunner
 
@@ -263,6 +264,21 @@ def parquet_amounts(folder: Path) -> list[str]:
     return validate(write_parquet(folder / "claims.parquet", rows))
 
 
+def parquet_cells(folder: Path, column: str, cells: tuple, arrow_type=None, engine=None
+                  ) -> list[str]:
+    """Parquet claims of two rows whose ``column`` holds ``cells`` (as ``arrow_type``):
+    ``validate``, or ``compare`` under ``engine``."""
+    rows = [claim("C1"), claim("C2")]
+    for row, cell in zip(rows, cells):
+        row[HEADER.index(column)] = cell
+    path = write_parquet(folder / "claims.parquet", [HEADER, *rows],
+                         None if arrow_type is None else {column: arrow_type})
+    if engine is None:
+        return validate(path)
+    return ["compare", str(path), "--contracts", str(contracts_file(folder)), "--engine",
+            engine, "-o", str(folder / "out.xlsx")]
+
+
 def members_case(folder: Path, *members, claims=None, **options) -> list[str]:
     claims_path = claims_csv(folder, *(claims or [claim()]))
     members_path = write_csv(folder / "members.csv", [MEMBERS_HEADER, *members])
@@ -487,6 +503,26 @@ CATALOGUE: dict[str, Case] = {
                   ("claims", 3, "amount", "inf", "not a finite amount"),
                   ("claims", 4, "amount", "-inf", "not a finite amount"),
                   ("claims", 5, "amount", "200000000", TOO_LARGE)), 1)),
+    "Parquet member_id as lists": Case(
+        lambda f: parquet_cells(f, "member_id", (["M1"], ["M1", "M2"])),
+        Refused(f"{DIR}/claims.parquet: column 'member_id' is a list column "
+                "(list<element: string>); give plain values, one per cell.")),
+    "Parquet amount as structs, out of core": Case(
+        lambda f: parquet_cells(f, "amount", ({"euro": 10.0}, {"euro": 2.5}), engine="duckdb"),
+        Refused(f"{DIR}/claims.parquet: column 'amount' is a struct column "
+                "(struct<euro: double>); give plain values, one per cell.")),
+    "Parquet member_id as bytes that are not UTF-8": Case(
+        lambda f: parquet_cells(f, "member_id", (b"M1", b"\xff\xfe"), pa.binary()),
+        Refused(f"{DIR}/claims.parquet: column 'member_id' is a binary column holding bytes "
+                "that are not UTF-8 text; give it as text (strings).")),
+    "Parquet member_id as UTF-8 bytes": Case(
+        lambda f: parquet_cells(f, "member_id", (b"M1", b"M1"), pa.binary()),
+        Accepted("2 rows read, 2 accepted, 0 rejected; amount read 20.00, accepted 20.00, "
+                 "rejected 0.00")),
+    "Parquet dictionary-encoded member_id": Case(
+        lambda f: parquet_cells(f, "member_id", ("M1", "M1"), pa.dictionary(pa.int32(), pa.string())),
+        Accepted("2 rows read, 2 accepted, 0 rejected; amount read 20.00, accepted 20.00, "
+                 "rejected 0.00")),
     "day-first dates without date_format": Case(
         lambda f: day_first(f, setting=False),
         Rejected((("claims", 2, "service_date", "15-01-2024", NOT_DATE),), 1)),
