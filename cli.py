@@ -300,8 +300,11 @@ def validate(claims, contracts_path, members, fee_schedule, enrollment, attribut
     """
     from fileio.jobs import read_run_inputs, write_rejected_csv
 
-    contracts = load_contracts(contracts_path)[0] if contracts_path else None
     paths = _paths(claims, members, fee_schedule, enrollment, attribution)
+    given = [*paths.all(), *([contracts_path] if contracts_path else [])]
+    if rejected_path is not None:
+        check_output_path(Path(rejected_path), given)
+    contracts = load_contracts(contracts_path)[0] if contracts_path else None
     inputs = read_run_inputs(paths, contracts)
     for report in inputs.reports:
         where = report.file + (f" [{report.sheet}]" if report.sheet else "")
@@ -312,7 +315,7 @@ def validate(claims, contracts_path, members, fee_schedule, enrollment, attribut
                      f"{report.amount_accepted / 100:,.2f}, rejected {report.amount_rejected / 100:,.2f}")
         click.echo(line)
     if rejected_path is not None:
-        write_rejected_csv(inputs.rejected, rejected_path, inputs=paths.all())
+        write_rejected_csv(inputs.rejected, rejected_path, inputs=given)
     if contracts is not None:
         click.echo(f"{contracts_path}: {len(contracts.contracts)} contract(s), all valid.")
     if strict and inputs.rows_rejected:

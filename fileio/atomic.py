@@ -32,7 +32,8 @@ def atomic_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] =
         Where the output should end up. A symbolic link is followed: its target is
         replaced.
     inputs : iterable of str or os.PathLike
-        Files the run reads; writing over one of them is refused.
+        Files and folders the run reads; writing over one of them, or into one of the
+        folders, is refused.
 
     Yields
     ------
@@ -43,7 +44,8 @@ def atomic_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] =
     ------
     OutputPathError
         When the folder is missing or not writable, ``path`` exists but is not a regular
-        file, or ``path`` is one of ``inputs``. Nothing is written then.
+        file, or ``path`` is one of ``inputs`` or lies in a folder among them. Nothing is
+        written then.
 
     Examples
     --------
@@ -83,6 +85,15 @@ def check_output_path(target: Path, inputs: Iterable[str | os.PathLike]) -> None
             raise OutputPathError(
                 f"The output path {target} is also an input of this run; choose another "
                 "output path so the input is not overwritten.")
+        if Path(input_path).is_dir() and _inside(target, Path(input_path)):
+            raise OutputPathError(
+                f"The output path {target} is inside the input folder {input_path}, whose "
+                "files are all inputs of this run; choose a path outside it.")
+
+
+def _inside(target: Path, folder: Path) -> bool:
+    """Whether ``target`` lies in ``folder`` or a folder below it."""
+    return Path(os.path.realpath(folder)) in Path(os.path.realpath(target)).parents
 
 
 def _same_file(target: Path, other: Path) -> bool:

@@ -258,6 +258,14 @@ def output_is_input(folder: Path) -> list[str]:
     return [*args[:-1], args[1]]
 
 
+def output_in_input_folder(folder: Path) -> list[str]:
+    """``compare`` out of core on a folder of Parquet claims, writing over a file in it."""
+    (folder / "claims").mkdir()
+    part = write_parquet(folder / "claims" / "part0.parquet", [HEADER, claim()])
+    return ["compare", str(folder / "claims"), "--contracts", str(contracts_file(folder)),
+            "--engine", "duckdb", "-o", str(part)]
+
+
 def parquet_amounts(folder: Path) -> list[str]:
     rows = [HEADER, claim("C1", 10.0), claim("C2", float("nan")), claim("C3", float("inf")),
             claim("C4", float("-inf")), claim("C5", 2e8)]
@@ -675,6 +683,16 @@ CATALOGUE: dict[str, Case] = {
         lambda f: validate(claims_csv(f, claim()), rejected=f / "claims.csv"),
         Refused(f"The output path {DIR}/claims.csv is also an input of this run; choose "
                 "another output path so the input is not overwritten.")),
+    "rejected rows written over the contracts file": Case(
+        lambda f: validate(claims_csv(f, claim()), contracts=contracts_file(f),
+                           rejected=f / "contracts.yaml"),
+        Refused(f"The output path {DIR}/contracts.yaml is also an input of this run; choose "
+                "another output path so the input is not overwritten.")),
+    "output written into the claims folder": Case(
+        output_in_input_folder,
+        Refused(f"The output path {DIR}/claims/part0.parquet is inside the input folder "
+                f"{DIR}/claims, whose files are all inputs of this run; choose a path "
+                "outside it.")),
 }
 
 
