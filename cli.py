@@ -115,9 +115,10 @@ def _stop(what: str, signum: int) -> None:
 def _unusable_input_is_exit_2(command):
     """Turn the errors that mean "this input cannot be used" into one sentence and exit 2.
 
-    A run stopped by Ctrl-C or SIGTERM, or by a full disk, also ends with one sentence
-    (exit 130, 143 or 2), after the temporary files of unfinished outputs are removed
-    (:func:`fileio.atomic.atomic_output`): no partial output is left.
+    A run stopped by Ctrl-C or SIGTERM, by a full disk or by another error reading or
+    writing a file, also ends with one sentence (exit 130, 143 or 2), after the temporary
+    files of unfinished outputs are removed (:func:`fileio.atomic.atomic_output`): no
+    partial output is left.
     """
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -132,10 +133,13 @@ def _unusable_input_is_exit_2(command):
         except _Terminated:
             _stop("stopped (SIGTERM)", signal.SIGTERM)
         except OSError as error:
-            if error.errno not in _DISK_FULL:
-                raise
-            _fail(f"cannot write the output: {error.strerror} (disk full or file size "
-                  "limit); no partial output was left. Free some space and run again.")
+            if error.errno in _DISK_FULL:
+                _fail(f"cannot write the output: {error.strerror} (disk full or file size "
+                      "limit); no partial output was left. Free some space and run again.")
+            # Any other failure to read or write a file: no partial output is left either.
+            where = "" if error.filename is None else f"{error.filename}: "
+            _fail(f"{where}{error.strerror or error}; check the path and that it can be "
+                  "read (inputs) or written (outputs).")
         finally:
             if in_main_thread:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

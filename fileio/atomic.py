@@ -72,11 +72,18 @@ def atomic_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike] =
 def check_output_path(target: Path, inputs: Iterable[str | os.PathLike]) -> None:
     """Raise :class:`OutputPathError` when ``target`` must not be written (checked again
     when it is written; callers check early so that a run does not fail at its end)."""
-    if not target.parent.is_dir():
+    try:
+        folder_exists = target.parent.is_dir()
+        mode = target.stat().st_mode if target.exists() else None
+    except OSError as error:  # a name too long, a loop of links
+        raise OutputPathError(
+            f"The output path {target} cannot be used ({error.strerror}); choose another "
+            "output path.") from None
+    if not folder_exists:
         raise OutputPathError(
             f"The output folder {target.parent} does not exist; create it or choose "
             "another output path.")
-    if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+    if mode is not None and not stat.S_ISREG(mode):
         raise OutputPathError(
             f"The output path {target} exists and is not a regular file; give a file "
             "name to write to.")
@@ -85,7 +92,7 @@ def check_output_path(target: Path, inputs: Iterable[str | os.PathLike]) -> None
             raise OutputPathError(
                 f"The output path {target} is also an input of this run; choose another "
                 "output path so the input is not overwritten.")
-        if Path(input_path).is_dir() and _inside(target, Path(input_path)):
+        if os.path.isdir(input_path) and _inside(target, Path(input_path)):
             raise OutputPathError(
                 f"The output path {target} is inside the input folder {input_path}, whose "
                 "files are all inputs of this run; choose a path outside it.")
@@ -109,10 +116,10 @@ def _create_temporary(target: Path) -> Path:
     try:
         handle, name = tempfile.mkstemp(
             prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except PermissionError as error:
+    except OSError as error:  # no permission, a read-only file system, /proc
         raise OutputPathError(
-            f"Cannot create a file in {target.parent}; choose a folder you can write "
-            "to.") from error
+            f"Cannot create a file in {target.parent} ({error.strerror}); choose a folder "
+            "you can write to.") from error
     os.close(handle)
     return Path(name)
 

@@ -101,12 +101,17 @@ def file_kind(path: Path) -> str:
 
 
 def check_readable(path: Path) -> None:
-    """Refuse a path that is missing, not a regular file, or empty."""
-    if not path.exists():
+    """Refuse a path that is missing, not a regular file, empty, or cannot be looked at."""
+    try:
+        exists, is_file = path.exists(), path.is_file()
+        empty = is_file and path.stat().st_size == 0
+    except OSError as error:  # a name too long, a loop of links
+        raise InputError(f"{path}: cannot be read ({error.strerror}); check the path.") from None
+    if not exists:
         raise InputError(f"{path}: no such file; check the path.")
-    if not path.is_file():
+    if not is_file:
         raise InputError(f"{path}: not a regular file; give the path of a spreadsheet.")
-    if path.stat().st_size == 0:
+    if empty:
         raise InputError(f"{path}: the file is empty.")
 
 

@@ -16,6 +16,7 @@ runs ``fundcalc validate --strict --rejected`` (or ``compare``). The outcome is 
 from __future__ import annotations
 
 import csv
+import errno
 import datetime
 import re
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ HEADER = ["claim_id", "member_id", "provider_id", "service_date", "domain", "amo
 MEMBERS_HEADER = ["member_id", "segment", "attributed_provider", "enrollment_start",
                   "enrollment_end", "sex", "risk_score", "birth_date"]
 D = datetime.date
+#: A file name longer than file systems allow (255 bytes).
+LONG_NAME = "a" * 300
 
 #: The reasons the reader gives, as the Rejected sheet shows them.
 BLANK = "required value is blank"
@@ -693,6 +696,22 @@ CATALOGUE: dict[str, Case] = {
         Refused(f"The output path {DIR}/claims/part0.parquet is inside the input folder "
                 f"{DIR}/claims, whose files are all inputs of this run; choose a path "
                 "outside it.")),
+    "output file name too long": Case(
+        lambda f: good_compare(f, LONG_NAME + ".xlsx"),
+        Refused(f"The output path {DIR}/{LONG_NAME}.xlsx cannot be used (File name too "
+                "long); choose another output path.")),
+    "input file name too long": Case(
+        lambda f: validate(f / (LONG_NAME + ".csv")),
+        Refused(f"{DIR}/{LONG_NAME}.csv: cannot be read (File name too long); check the "
+                "path.")),
+    "contracts file name too long": Case(
+        lambda f: ["compare", str(claims_csv(f, claim())), "--contracts",
+                   str(f / (LONG_NAME + ".yaml")), "-o", str(f / "out.xlsx")],
+        Refused(f"{DIR}/{LONG_NAME}.yaml: cannot be read: File name too long")),
+    "output in a folder where no file can be made (/proc)": Case(
+        lambda f: good_compare(f, "/proc/out.xlsx"),
+        Refused("Cannot create a file in /proc (No such file or directory); choose a folder "
+                "you can write to.")),
 }
 
 
@@ -763,3 +782,36 @@ def test_bad_input(tmp_path, name):
     else:
         assert int(re.search(r"([\d,]+) accepted", claims_line)[1]) == outcome.accepted
         assert sorted(rejected_rows(folder / "rejected.csv", folder)) == sorted(outcome.rows)
+
+
+
+def _raise(number: int, text: str):
+    """A stand-in for an OS call that fails with ``OSError(number)`` naming its last
+    argument."""
+    def fail(*args, **kwargs):
+        raise OSError(number, text, str(args[-1]) if args else None)
+    return fail
+
+
+@pytest.mark.parametrize("module, call, number, text, message", [
+    # EROFS as the output's temporary file is made
+    ("tempfile", "mkstemp", errno.EROFS, "Read-only file system",
+     "Cannot create a file in {dir} (Read-only file system); choose a folder you can "
+     "write to."),
+    # any other OSError naming a path: EIO as the output is moved into place
+    ("os", "replace", errno.EIO, "Input/output error",
+     "{dir}/out.xlsx: Input/output error; check the path and that it can be read (inputs) "
+     "or written (outputs)."),
+])
+def test_an_os_error_writing_the_output_is_one_sentence(tmp_path, monkeypatch, module, call,
+                                                         number, text, message):
+    """Exit 2, one sentence, and no file left beside the inputs."""
+    import importlib
+
+    folder = tmp_path.resolve()
+    args = good_compare(folder, "out.xlsx")
+    monkeypatch.setattr(importlib.import_module(module), call, _raise(number, text))
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"fundcalc: {message.format(dir=folder)}\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["claims.csv", "contracts.yaml"]
