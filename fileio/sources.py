@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +31,9 @@ STANDALONE_TABLES = ("claims", "cases")
 
 #: How many rows from the top may hold titles before the header.
 HEADER_SEARCH_ROWS = 30
+
+#: Where a CSV line ends, for pyarrow.
+_LINE_END = re.compile(r"\r\n|\r|\n")
 
 #: What pyarrow raises on a damaged Parquet file: its own errors, I/O errors, and text
 #: (column names, values) that is not UTF-8.
@@ -303,11 +305,15 @@ def _sniff_csv(path: Path) -> tuple[str, str, list[list[str]]]:
     except UnicodeDecodeError:
         text = head[:cut].decode("cp1252", errors="replace")
         encoding = "cp1252"
-    lines = text.splitlines()[:HEADER_SEARCH_ROWS]
+    # Lines as pyarrow's skip_rows counts them: ends at \n, \r\n or \r only (not at a
+    # form feed or U+2028, as str.splitlines has it) and also inside quotes, so that the
+    # header's index is the number of lines to skip. Each line is split on its own.
+    lines = _LINE_END.split(text)[:HEADER_SEARCH_ROWS]
     sample = "\n".join(lines)
     counts = {d: sample.count(d) for d in (",", ";", "\t", "|")}
     delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
-    return encoding, delimiter, list(csv.reader(io.StringIO(sample), delimiter=delimiter))
+    return encoding, delimiter, [next(csv.reader([line], delimiter=delimiter), [])
+                                 for line in lines]
 
 
 def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool

@@ -245,6 +245,13 @@ def declared_bomb(folder: Path, sizes: dict[str, int], extra: dict[str, bytes] |
     return validate(declare_sizes(path, sizes))
 
 
+def titled_csv(folder: Path, title: str) -> list[str]:
+    """Claims CSV below ``title``: a good claim, then one whose amount is words. Lines end
+    at \\n, \\r\\n and \\r only, also inside quotes (as pyarrow counts them)."""
+    lines = [",".join(HEADER), ",".join(claim("C1")), ",".join(claim("C2", "abc"))]
+    return validate(write_text(folder / "claims.csv", title + "\n".join(lines) + "\n"))
+
+
 def latin1(folder: Path) -> list[str]:
     rows = [claim("C1", domain="Crèche"), claim("C2", amount="één")]
     return validate(claims_csv(folder, *rows, delimiter=";", encoding="latin-1"))
@@ -612,6 +619,16 @@ CATALOGUE: dict[str, Case] = {
                                       line_end="\r\n")),
         Accepted("2 rows read, 2 accepted, 0 rejected; amount read 12.50, accepted 12.50, "
                  "rejected 0.00")),
+    **{f"CSV title row holding {name}": Case(
+        lambda f, title=title: titled_csv(f, title),
+        Rejected((("claims", 4, "amount", "abc", NOT_AMOUNT),), 1))
+       for name, title in (("U+2028", "Export\u2028Q1\n"), ("U+0085", "Export\x85Q1\n"),
+                           ("a form feed", "Export\fQ1\n"))},
+    **{f"CSV title {name}": Case(  # two lines, as pyarrow counts them
+        lambda f, title=title: titled_csv(f, title),
+        Rejected((("claims", 5, "amount", "abc", NOT_AMOUNT),), 1))
+       for name, title in (("rows ending in CR and CRLF", "Export\rQ1\r\n"),
+                           ("row holding a quoted newline", '"Claims export\nQ1"\n'))},
     "CSV in Latin-1": Case(
         latin1, Rejected((("claims", 3, "amount", "één", NOT_AMOUNT),), 1)),
     "formula with a cached value: the value is used": Case(
