@@ -3,12 +3,14 @@
 An ``.xlsx`` file is a zip of XML parts. Before any part is unpacked, the zip's declared
 sizes are checked (a zip bomb declares gigabytes in kilobytes), and the XML parts are
 checked for document type declarations, which a workbook never needs and an entity bomb
-("billion laughs") depends on. An OLE2 file named ``.xlsx`` is an old ``.xls`` workbook or
+("billion laughs") depends on; a sheet's declared range must not hold more cells than the
+reader can set aside. An OLE2 file named ``.xlsx`` is an old ``.xls`` workbook or
 a password-protected one; the names of its streams say which, so the message can say what
 to do.
 """
 from __future__ import annotations
 
+import html
 import re
 import struct
 import zipfile
@@ -29,6 +31,10 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: a workbook's parts have a line.
 PROLOG_LIMIT = 1024**2
 _SPACE = re.compile(rb"\s*")
+#: Most cells a sheet's declared range may hold: 1 048 576 rows of 57 columns.
+MAX_CELLS = 60_000_000
+_DIMENSION = re.compile(
+    rb"""<(?:\w+:)?dimension\s+ref\s*=\s*["']\s*([$A-Za-z]+[$\d]+)(?::([$A-Za-z]+[$\d]+))?""")
 
 
 def check_xlsx(path: Path) -> None:
@@ -126,6 +132,7 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
 
 
 def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
+    sheet_names = None
     for info in archive.infolist():
         if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
             continue
@@ -137,6 +144,66 @@ def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
                 "(an entity bomb?); refused. Save the workbook again from Excel or "
                 "LibreOffice."
             )
+        if info.filename.startswith("xl/worksheets/"):
+            if sheet_names is None:
+                sheet_names = _sheet_names(archive)
+            _check_dimension(path, sheet_names.get(info.filename, info.filename), head)
+
+
+def _check_dimension(path: Path, sheet: str, head: bytes) -> None:
+    """Refuse a sheet whose declared used range (``<dimension ref="A1:XFD1048576"/>``,
+    near the start of its XML) holds more than :data:`MAX_CELLS` cells, its rows counted
+    from row 1 as they are read: the reader sets aside a cell for each, and a stray cell
+    far from the table would ask for hundreds of gigabytes. A sheet whose dimension
+    understates its range is not caught here."""
+    found = _DIMENSION.search(head)
+    if found is None:
+        return
+    (first_column, _), (last_column, last_row) = (_cell(found[1]), _cell(found[2] or found[1]))
+    cells = last_row * (last_column - first_column + 1)
+    if cells > MAX_CELLS:
+        span = b":".join(part for part in found.groups() if part).decode()
+        raise InputError(
+            f"{path}: sheet {sheet!r} spans {span} ({cells:,} cells from row 1), more than "
+            f"the {MAX_CELLS:,} cells fundcalc reads; delete the stray cells beyond the "
+            "table (the rows below it and the columns to its right) and save it again."
+        )
+
+
+def _cell(reference: bytes) -> tuple[int, int]:
+    """Column and row numbers (from 1) of a cell reference such as ``$XFD$1048576``."""
+    letters, digits = re.fullmatch(rb"\$?([A-Za-z]+)\$?(\d+)", reference).groups()
+    column = 0
+    for letter in letters.upper():
+        column = column * 26 + letter - ord("A") + 1
+    return column, int(digits)
+
+
+def _sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Each worksheet part's sheet name (part -> name), from the workbook part and its
+    relationships; empty when they cannot be read."""
+    try:
+        workbook = archive.read("xl/workbook.xml")[:PROLOG_LIMIT]
+        relations = archive.read("xl/_rels/workbook.xml.rels")[:PROLOG_LIMIT]
+    except KeyError:
+        return {}
+    targets = {}
+    for element in re.findall(rb"<(?:\w+:)?Relationship\b[^>]*>", relations):
+        ident, target = _attribute(element, rb"Id"), _attribute(element, rb"Target")
+        if ident and target:
+            target = target.lstrip("/")
+            targets[ident] = target if target.startswith("xl/") else "xl/" + target
+    names = {}
+    for element in re.findall(rb"<(?:\w+:)?sheet\b[^>]*>", workbook):
+        name, ident = _attribute(element, rb"name"), _attribute(element, rb"\w+:id")
+        if name and ident in targets:
+            names[targets[ident]] = html.unescape(name)
+    return names
+
+
+def _attribute(element: bytes, name: bytes) -> str | None:
+    found = re.search(rb"\s" + name + rb"""\s*=\s*(["'])(.*?)\1""", element)
+    return None if found is None else found[2].decode("utf-8", "replace")
 
 
 def _declares_something(head: bytes) -> bool:

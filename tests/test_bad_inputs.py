@@ -197,6 +197,20 @@ def with_formula(folder: Path, formula: str, cached: str | None, cell_type: str 
     return validate(path)
 
 
+def stray_cell(folder: Path, sheet: str, row: int, column: int) -> list[str]:
+    """A claims workbook with a cell at (``row``, ``column``) of ``sheet``: openpyxl
+    declares the sheet's range (its dimension) up to it, as Excel does."""
+    book = openpyxl.Workbook()
+    book.active.title = "claims"
+    book.active.append(HEADER)
+    book.active.append(claim())
+    target = book["claims"] if sheet == "claims" else book.create_sheet(sheet)
+    target["A1"] = target["A1"].value or "notes"
+    target.cell(row=row, column=column, value="x")
+    book.save(folder / "claims.xlsx")
+    return validate(folder / "claims.xlsx")
+
+
 def zip_encrypted(folder: Path) -> list[str]:
     """A workbook whose zip entries are marked encrypted, as ``zip -P`` marks them (bit 0
     of each entry's flags, in its local header and in the central directory)."""
@@ -401,6 +415,18 @@ CATALOGUE: dict[str, Case] = {
         Refused(f"{DIR}/claims.xlsx: the workbook is protected by a password; open it in "
                 "Excel, remove the password (File > Info > Protect Workbook) and save it "
                 "as .xlsx.")),
+    "a stray cell at XFD1048576": Case(
+        lambda f: stray_cell(f, "claims", 1_048_576, 16_384),
+        Refused(f"{DIR}/claims.xlsx: sheet 'claims' spans A1:XFD1048576 (17,179,869,184 "
+                "cells from row 1), more than the 60,000,000 cells fundcalc reads; delete "
+                "the stray cells beyond the table (the rows below it and the columns to its "
+                "right) and save it again.")),
+    "a stray cell at BF1048576 on the second sheet": Case(
+        lambda f: stray_cell(f, "Members & more", 1_048_576, 58),
+        Refused(f"{DIR}/claims.xlsx: sheet 'Members & more' spans A1:BF1048576 "
+                "(60,817,408 cells from row 1), more than the 60,000,000 cells fundcalc "
+                "reads; delete the stray cells beyond the table (the rows below it and the "
+                "columns to its right) and save it again.")),
     "xlsx with encrypted zip entries (zip -P)": Case(
         zip_encrypted,
         Refused(f"{DIR}/claims.xlsx: the workbook's zip entries are encrypted (password-"
