@@ -10,6 +10,7 @@ to do.
 """
 from __future__ import annotations
 
+import functools
 import html
 import re
 import struct
@@ -54,6 +55,15 @@ def check_xlsx(path: Path) -> None:
         if _looks_like_text(head):
             hint = "it looks like a text (CSV) file: rename it to .csv"
         raise InputError(f"{path}: not a readable .xlsx workbook; {hint}.")
+    status = path.stat()
+    _check_zip(path, status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _check_zip(path: Path, size: int, modified_ns: int) -> None:
+    """The checks of the zip and its parts, which unpack every XML part: done once for a
+    workbook that several tables are read from (a file changed since is checked again;
+    a refusal is not remembered)."""
     try:
         with zipfile.ZipFile(path) as archive:
             _check_not_encrypted(path, archive)
@@ -136,8 +146,7 @@ def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
     for info in archive.infolist():
         if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
             continue
-        with archive.open(info) as part:
-            head = part.read(PROLOG_LIMIT)
+        head = _unpack_head(path, archive, info)
         if _declares_something(head):
             raise InputError(
                 f"{path}: part {info.filename} declares XML entities or a document type "
@@ -148,6 +157,26 @@ def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
             if sheet_names is None:
                 sheet_names = _sheet_names(archive)
             _check_dimension(path, sheet_names.get(info.filename, info.filename), head)
+
+
+def _unpack_head(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The first :data:`PROLOG_LIMIT` bytes of a part, after unpacking all of it, a MiB at
+    a time, to check the size its zip directory declares: zipfile stops at that size and
+    then checks the part's CRC, which fails when the part holds more (a bomb that
+    understates its sizes would pass :func:`_check_sizes`)."""
+    try:
+        with archive.open(info) as part:
+            head = part.read(PROLOG_LIMIT)
+            while part.read(1024**2):
+                pass
+    except zipfile.BadZipFile as error:
+        if "CRC" not in str(error):
+            raise
+        raise InputError(
+            f"{path}: part {info.filename} does not unpack to the {info.file_size:,} bytes "
+            "its zip directory declares (a zip bomb, or a damaged file); refused. Export the "
+            "workbook again.") from None
+    return head
 
 
 def _check_dimension(path: Path, sheet: str, head: bytes) -> None:

@@ -427,6 +427,11 @@ CATALOGUE: dict[str, Case] = {
                 "(60,817,408 cells from row 1), more than the 60,000,000 cells fundcalc "
                 "reads; delete the stray cells beyond the table (the rows below it and the "
                 "columns to its right) and save it again.")),
+    "zip bomb: a part unpacks to more than it declares": Case(
+        lambda f: declared_bomb(f, {"xl/worksheets/sheet1.xml": 100}),
+        Refused(f"{DIR}/claims.xlsx: part xl/worksheets/sheet1.xml does not unpack to the "
+                "100 bytes its zip directory declares (a zip bomb, or a damaged file); "
+                "refused. Export the workbook again.")),
     "xlsx with encrypted zip entries (zip -P)": Case(
         zip_encrypted,
         Refused(f"{DIR}/claims.xlsx: the workbook's zip entries are encrypted (password-"
