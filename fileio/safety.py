@@ -32,8 +32,11 @@ _OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 #: a workbook's parts have a line.
 PROLOG_LIMIT = 1024**2
 _SPACE = re.compile(rb"\s*")
+#: How much of the end of a sheet's XML is searched for its last cells (its last rows).
+TAIL_BYTES = 64 * 1024
 #: Most cells a sheet's declared range may hold: 1 048 576 rows of 57 columns.
 MAX_CELLS = 60_000_000
+_CELL_REFERENCE = re.compile(rb"""<(?:\w+:)?c\s[^>]*?\br\s*=\s*["']\$?([A-Za-z]+)\$?(\d+)""")
 _DIMENSION = re.compile(
     rb"""<(?:\w+:)?dimension\s+ref\s*=\s*["']\s*([$A-Za-z]+[$\d]+)(?::([$A-Za-z]+[$\d]+))?""")
 
@@ -146,7 +149,7 @@ def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
     for info in archive.infolist():
         if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
             continue
-        head = _unpack_head(path, archive, info)
+        head, tail = _unpack_head(path, archive, info)
         if _declares_something(head):
             raise InputError(
                 f"{path}: part {info.filename} declares XML entities or a document type "
@@ -156,19 +159,22 @@ def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
         if info.filename.startswith("xl/worksheets/"):
             if sheet_names is None:
                 sheet_names = _sheet_names(archive)
-            _check_dimension(path, sheet_names.get(info.filename, info.filename), head)
+            _check_dimension(path, sheet_names.get(info.filename, info.filename), head, tail)
 
 
-def _unpack_head(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """The first :data:`PROLOG_LIMIT` bytes of a part, after unpacking all of it, a MiB at
-    a time, to check the size its zip directory declares: zipfile stops at that size and
-    then checks the part's CRC, which fails when the part holds more (a bomb that
-    understates its sizes would pass :func:`_check_sizes`)."""
+def _unpack_head(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo
+                 ) -> tuple[bytes, bytes]:
+    """The first :data:`PROLOG_LIMIT` bytes of a part and its last :data:`TAIL_BYTES`, after
+    unpacking all of it, a MiB at a time, to check the size its zip directory declares:
+    zipfile stops at that size and then checks the part's CRC, which fails when the part
+    holds more (a bomb that understates its sizes would pass :func:`_check_sizes`)."""
     try:
         with archive.open(info) as part:
-            head = part.read(PROLOG_LIMIT)
-            while part.read(1024**2):
-                pass
+            head = tail = part.read(PROLOG_LIMIT)
+            previous = b""
+            while chunk := part.read(1024**2):
+                previous, tail = tail, chunk
+            tail = (previous[-TAIL_BYTES:] + tail)[-TAIL_BYTES:]
     except zipfile.BadZipFile as error:
         if "CRC" not in str(error):
             raise
@@ -176,27 +182,48 @@ def _unpack_head(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo) ->
             f"{path}: part {info.filename} does not unpack to the {info.file_size:,} bytes "
             "its zip directory declares (a zip bomb, or a damaged file); refused. Export the "
             "workbook again.") from None
-    return head
+    return head, tail
 
 
-def _check_dimension(path: Path, sheet: str, head: bytes) -> None:
-    """Refuse a sheet whose declared used range (``<dimension ref="A1:XFD1048576"/>``,
-    near the start of its XML) holds more than :data:`MAX_CELLS` cells, its rows counted
-    from row 1 as they are read: the reader sets aside a cell for each, and a stray cell
-    far from the table would ask for hundreds of gigabytes. A sheet whose dimension
-    understates its range is not caught here."""
+def _check_dimension(path: Path, sheet: str, head: bytes, tail: bytes) -> None:
+    """Refuse a sheet whose range holds more than :data:`MAX_CELLS` cells, its rows
+    counted from row 1 as they are read: the reader sets aside a cell for each, and a
+    stray cell far from the table would ask for hundreds of gigabytes. The range is the
+    one the sheet declares (``<dimension ref="A1:XFD1048576"/>``, near its start), or
+    reaches to the last cells of its XML (``tail``: the last rows) from column A; a
+    hand-made sheet whose dimension understates its range, with a far cell before its last
+    rows, is not caught."""
+    spans = []
     found = _DIMENSION.search(head)
-    if found is None:
-        return
-    (first_column, _), (last_column, last_row) = (_cell(found[1]), _cell(found[2] or found[1]))
-    cells = last_row * (last_column - first_column + 1)
-    if cells > MAX_CELLS:
-        span = b":".join(part for part in found.groups() if part).decode()
-        raise InputError(
-            f"{path}: sheet {sheet!r} spans {span} ({cells:,} cells from row 1), more than "
-            f"the {MAX_CELLS:,} cells fundcalc reads; delete the stray cells beyond the "
-            "table (the rows below it and the columns to its right) and save it again."
-        )
+    if found is not None:
+        (first_column, _), (last_column, last_row) = (_cell(found[1]),
+                                                       _cell(found[2] or found[1]))
+        spans.append((last_row * (last_column - first_column + 1),
+                      b":".join(part for part in found.groups() if part).decode()))
+    references = _CELL_REFERENCE.findall(tail)
+    if references:
+        letters = max({letters.upper() for letters, _ in references},
+                      key=lambda text: (len(text), text))
+        last_column = _cell(letters + b"1")[0]
+        last_row = max(int(row) for row in {row for _, row in references})
+        spans.append((last_row * last_column,
+                      f"A1:{_column_letters(last_column)}{last_row}"))
+    for count, span in spans:
+        if count > MAX_CELLS:
+            raise InputError(
+                f"{path}: sheet {sheet!r} spans {span} ({count:,} cells from row 1), more "
+                f"than the {MAX_CELLS:,} cells fundcalc reads; delete the stray cells "
+                "beyond the table (the rows below it and the columns to its right) and save "
+                "it again.")
+
+
+def _column_letters(column: int) -> str:
+    """Excel's letters for a column number from 1 (``16384`` -> ``XFD``)."""
+    letters = ""
+    while column:
+        column, remainder = divmod(column - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
 
 
 def _cell(reference: bytes) -> tuple[int, int]:

@@ -211,6 +211,19 @@ def stray_cell(folder: Path, sheet: str, row: int, column: int) -> list[str]:
     return validate(folder / "claims.xlsx")
 
 
+def far_cell_not_declared(folder: Path) -> list[str]:
+    """A claims sheet whose last row holds a cell at XFD1048576 while its dimension still
+    says A1:F2 (a hand-edited sheet): found among the sheet's last cells."""
+    def add_far_row(name: str, part: bytes) -> bytes:
+        if not name.startswith("xl/worksheets/"):
+            return part
+        far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+        return part.replace(b"</sheetData>", far + b"</sheetData>")
+
+    path = rewrite_xlsx(claims_xlsx(folder, claim()), add_far_row)
+    return validate(path)
+
+
 def zip_encrypted(folder: Path) -> list[str]:
     """A workbook whose zip entries are marked encrypted, as ``zip -P`` marks them (bit 0
     of each entry's flags, in its local header and in the central directory)."""
@@ -432,6 +445,12 @@ CATALOGUE: dict[str, Case] = {
         Refused(f"{DIR}/claims.xlsx: part xl/worksheets/sheet1.xml does not unpack to the "
                 "100 bytes its zip directory declares (a zip bomb, or a damaged file); "
                 "refused. Export the workbook again.")),
+    "a stray cell at XFD1048576 that the dimension leaves out": Case(
+        far_cell_not_declared,
+        Refused(f"{DIR}/claims.xlsx: sheet 'claims' spans A1:XFD1048576 (17,179,869,184 "
+                "cells from row 1), more than the 60,000,000 cells fundcalc reads; delete "
+                "the stray cells beyond the table (the rows below it and the columns to its "
+                "right) and save it again.")),
     "xlsx with encrypted zip entries (zip -P)": Case(
         zip_encrypted,
         Refused(f"{DIR}/claims.xlsx: the workbook's zip entries are encrypted (password-"
