@@ -350,6 +350,7 @@ def settle(cases, model, contract_path, output, strict, quiet):
     from contracts.loading import load_settlement_terms
     from fileio.cases import settle_case_file
 
+    check_output_path(Path(output), [cases] + ([contract_path] if contract_path else []))
     terms = load_settlement_terms(contract_path)
     done = settle_case_file(cases, output, terms)
     if done.replaced_columns:

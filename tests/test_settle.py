@@ -233,3 +233,11 @@ def test_a_negative_expenditure_is_settled_with_a_remark(tmp_path, terms):
     assert run(cases, "--contract", terms, "-o", out).exit_code == 0
     assert pd.read_csv(out)["status"].tolist()[0].endswith(
         "; expenditure is below 0: check the figures")
+
+
+def test_the_output_may_not_be_the_terms_file(cases, terms):
+    result = CliRunner().invoke(main, ["settle", str(cases), "--contract", str(terms),
+                                       "-o", str(terms)])
+    assert result.exit_code == 2
+    assert "is also an input of this run" in result.stderr
+    assert terms.read_text(encoding="utf-8") == "sharing_rate: 0.5\n"
