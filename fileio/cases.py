@@ -167,16 +167,22 @@ def _as_given(array: pa.Array) -> np.ndarray:
     return as_text(array).to_numpy(zero_copy_only=False)
 
 
+#: Text a workbook may show as a number without changing it: no leading zeros (an id such
+#: as 007 stays text), no exponent, at most 15 significant digits (what a cell keeps).
+_PLAIN_NUMBER = r"-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?"
+
+
 def _numbers_where_numeric(table: pd.DataFrame) -> pd.DataFrame:
-    """Input columns whose every filled cell is a number become numbers (for a workbook)."""
+    """Input columns whose every filled cell is a plain number become numbers (for a
+    workbook); any other column keeps its text as given."""
     converted = table.copy()
     for name in table.columns:
         if name in RESULT_KINDS:
             continue
         values = table[name]
-        numbers = pd.to_numeric(values, errors="coerce")
-        if values.notna().any() and numbers.notna().sum() == values.notna().sum():
-            converted[name] = numbers
+        filled = values.dropna()
+        if len(filled) and filled.astype(str).str.strip().str.fullmatch(_PLAIN_NUMBER).all():
+            converted[name] = pd.to_numeric(values, errors="coerce")
     return converted
 
 

@@ -241,3 +241,18 @@ def test_the_output_may_not_be_the_terms_file(cases, terms):
     assert result.exit_code == 2
     assert "is also an input of this run" in result.stderr
     assert terms.read_text(encoding="utf-8") == "sharing_rate: 0.5\n"
+
+
+def test_an_xlsx_output_keeps_ids_and_odd_numbers_as_written(tmp_path, terms):
+    path = tmp_path / "cases.csv"
+    path.write_text("case,benchmark,expenditure,members,note\n"
+                    "007,62500000,61937500,10417,inf\n"
+                    "0012345678901234567,62500000,61937500,10417,1e400\n", encoding="utf-8")
+    out = tmp_path / "settled.xlsx"
+    assert run(path, "--contract", terms, "-o", out).exit_code == 0
+    rows = list(openpyxl.load_workbook(out)["settlement"].iter_rows(values_only=True))
+    header = rows[0]
+    cases = [row[header.index("case")] for row in rows[1:]]
+    notes = [row[header.index("note")] for row in rows[1:]]
+    assert cases == ["007", "0012345678901234567"] and notes == ["inf", "1e400"]
+    assert [row[header.index("members")] for row in rows[1:]] == [10417, 10417]
