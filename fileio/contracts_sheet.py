@@ -74,7 +74,13 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
     path = Path(path)
     try:
         check_readable(path)
-        sheets = {normalise_header(name): name for name in workbook_sheets(path)}
+        names = workbook_sheets(path)
+        sheets = {normalise_header(name): name for name in names}
+        for name in (CONTRACTS_SHEET, SETTINGS_SHEET, SCENARIOS_SHEET):
+            alike = [n for n in names if normalise_header(n) == name]
+            if len(alike) > 1:
+                raise InputError(f"{path}: the sheets {' and '.join(repr(n) for n in alike)} "
+                                 f"both read as '{name}'; keep one, or rename the other")
         if CONTRACTS_SHEET not in sheets:
             raise InputError(f"{path}: no sheet named '{CONTRACTS_SHEET}' (sheets: "
                              f"{', '.join(sheets.values())}); write one contract per row "

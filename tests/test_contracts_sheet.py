@@ -367,3 +367,13 @@ def test_a_contract_reads_back_from_the_sheet_as_from_yaml(tmp_path, terms):
     path = tmp_path / "contracts.xlsx"
     write_contracts_workbook({"contracts": [terms]}, path)
     assert read_contracts_workbook(path)[0] == expected
+
+
+def test_two_sheets_that_read_as_contracts_are_refused(tmp_path):
+    path = tmp_path / "contracts.xlsx"
+    book, _ = _lump_sum_sheet(path)
+    book.create_sheet("Contracts ")
+    book.save(path)
+    with pytest.raises(ContractsError, match="the sheets 'contracts' and 'Contracts ' both "
+                                             "read as 'contracts'"):
+        load_contracts(path)
