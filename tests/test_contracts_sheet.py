@@ -369,6 +369,60 @@ def test_a_contract_reads_back_from_the_sheet_as_from_yaml(tmp_path, terms):
     assert read_contracts_workbook(path)[0] == expected
 
 
+
+def _lump_sum_sheet(path: Path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "contracts"
+    sheet.append(["model", "name", "provider", "performance_years", "clawback_rate",
+                  "revenue_ceiling"])
+    sheet.append(["fee_for_service", "Hospital A", "HOSP_A", 2024, 0.3, 1650000])
+    return book, sheet
+
+
+@pytest.mark.parametrize("value, message", [
+    ("#N/A", r"column clawback_rate: an error value \(#N/A\); correct the formula or "
+             "type the term"),
+    ("=VLOOKUP(A1, B:C, 2, FALSE)", "column clawback_rate: a formula saved without its "
+                                    "value; open and save the workbook"),
+])
+def test_an_error_value_or_a_formula_without_value_is_refused_not_taken_as_blank(
+        tmp_path, value, message):
+    # Blank would mean the default clawback rate of 1: a silent change of the terms.
+    path = tmp_path / "contracts.xlsx"
+    book, sheet = _lump_sum_sheet(path)
+    sheet["E2"] = value
+    book.save(path)
+    with pytest.raises(ContractsError, match=f"sheet contracts, row 2, {message}"):
+        load_contracts(path)
+
+
+def test_numbers_are_read_to_full_precision(tmp_path):
+    path = tmp_path / "contracts.xlsx"
+    book, sheet = _lump_sum_sheet(path)
+    sheet["E2"] = 1 / 3
+    book.save(path)
+    (terms,) = load_contracts(path)[0].contracts
+    assert terms.clawback_rate == 1 / 3  # the text read gave 0.333333333
+
+
+def test_a_file_name_with_a_drive_colon_is_a_file_name():
+    cell = next(c for c in CONTRACT_COLUMNS if c.name == "age_sex_factors")
+    assert read_cell(cell, r"C:\Users\an\factors.csv") == r"C:\Users\an\factors.csv"
+    assert read_cell(cell, "v2:final/factors.csv") == "v2:final/factors.csv"
+    assert read_cell(cell, "{age_from:0, sex: F, factor: 1.2}") == [
+        {"age_from": 0, "sex": "F", "factor": 1.2}]
+
+
+def test_a_value_under_a_blank_header_is_refused(tmp_path):
+    path = tmp_path / "contracts.xlsx"
+    book, sheet = _lump_sum_sheet(path)
+    sheet["H2"] = 1700000  # meant as a ceiling, but column H has no header
+    book.save(path)
+    with pytest.raises(ContractsError, match="sheet contracts, row 2, column H: a value "
+                                             "under a blank header"):
+        load_contracts(path)
+
 def test_two_sheets_that_read_as_contracts_are_refused(tmp_path):
     path = tmp_path / "contracts.xlsx"
     book, _ = _lump_sum_sheet(path)
