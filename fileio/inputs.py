@@ -101,6 +101,15 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
     )
 
 
+def nothing_accepted(reports: Sequence[InputFileReport]) -> InputError:
+    """The error for a run in which not one claim line was accepted: nothing to settle."""
+    claims = [r for r in reports if r.table == "claims"]
+    return InputError(
+        f"{', '.join(dict.fromkeys(r.file for r in claims))}: no claim line was accepted "
+        f"({sum(r.rows_rejected for r in claims):,} rejected); nothing to settle. See why "
+        "with `fundcalc validate --rejected rejected.csv`.")
+
+
 def optional_tables(explicit: dict[str, Path | None], sheets: dict[Path, list[str]],
                     options: ReadOptions) -> dict[str, list[RawTable]]:
     """Read the members, fee schedule, enrollment and attribution tables: from the path

@@ -18,8 +18,7 @@ from contracts import ContractsFile, load_contracts
 from contracts.loading import ContractsError, StrictSafeLoader, load_scenarios
 from fileio.atomic import atomic_output
 from fileio.csv_text import formula_safe
-from fileio.errors import InputError
-from fileio.inputs import Inputs, ReadOptions, read_inputs
+from fileio.inputs import Inputs, ReadOptions, nothing_accepted, read_inputs
 from fileio.out_of_core import EngineOptions, LineByLine, Selection, read_large_claims
 from funding_models.compare import compare, contract_details, spillover_frames
 from funding_models.ledger import Ledger, build_ledger
@@ -203,11 +202,7 @@ def _ledger_in_memory(paths: InputPaths, contracts: ContractsFile, report
                       ) -> tuple[Ledger, list, pd.DataFrame]:
     inputs = read_run_inputs(paths, contracts)
     if inputs.claims.empty:
-        claims = [r for r in inputs.reports if r.table == "claims"]
-        raise InputError(
-            f"{', '.join(dict.fromkeys(r.file for r in claims))}: no claim line was accepted "
-            f"({sum(r.rows_rejected for r in claims):,} rejected); nothing to settle. See why "
-            "with `fundcalc validate --rejected rejected.csv`.")
+        raise nothing_accepted(inputs.reports)
     report("building the ledger")
     # The parsed tables go when this returns: the accepted rows live on in the ledger.
     return ledger_of(inputs, contracts), inputs.reports, inputs.rejected
@@ -228,9 +223,9 @@ def line_by_line(contracts: ContractsFile, scenarios) -> LineByLine:
 
     One line a row: the members with a trigger code (or, where a scenario shifts claims
     into one, with a claim any of its shifts moves), and every claim a scenario shifts or
-    grows. Care codes: every line of a
-    fee-for-service contract's providers (priced by code), the codes any contract or
-    scenario names, and the claims a shift moves with their own code.
+    grows. Care codes: every line of a fee-for-service contract's providers (priced by
+    code), the codes any contract or scenario names, and the claims a shift moves with
+    their own code.
     """
     triggers = sorted({code for contract in contracts.contracts
                        if getattr(getattr(contract, "bundle", None), "kind", None) == "episode"

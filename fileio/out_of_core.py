@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 from fileio import validation
 from fileio.errors import InputError
-from fileio.inputs import ReadOptions, optional_tables, validate_tables
+from fileio.inputs import ReadOptions, nothing_accepted, optional_tables, validate_tables
 from fileio.sources import check_readable, file_sha256, parquet_batches
 from fileio.tables import CLAIMS
 from funding_models.ledger import Ledger, assemble_ledger, enrolled_lines
@@ -329,7 +329,7 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     claim_reports = [_claims_report(path, i, counts[i], accepted) for i, path in enumerate(files)]
     claim_rejects = pd.concat([*parse_rejects, *set_aside], ignore_index=True)
     if not len(rows):
-        raise InputError("no accepted claim lines: nothing to settle (see the rejected rows).")
+        raise nothing_accepted(claim_reports)
     ledger = assemble_ledger(
         _ledger_frame(rows, numbers, members), members=members, enrollment=enrollment,
         attribution=(validation.accepted(parsed["attribution"]) if "attribution" in parsed

@@ -247,3 +247,22 @@ def test_auto_reads_a_folder_or_large_parquet_out_of_core(sample, monkeypatch):
     assert engine_for("auto", files, "1GB") == EngineOptions("1GB")
     assert engine_for("auto", [sample / "members.parquet", sample / "contracts.yaml"],
                       "1GB") is None
+
+
+def test_no_accepted_line_stops_with_the_in_memory_sentence(tmp_path):
+    pq.write_table(pa.table({
+        "claim_id": ["C1"], "member_id": ["A"], "provider_id": ["P1"],
+        "service_date": ["2024-02-30"], "domain": ["gp"], "amount": ["10.00"]}),
+        tmp_path / "claims.parquet")
+    contracts = tmp_path / "contracts.yaml"
+    contracts.write_text("contracts:\n  - name: ffs\n    model: fee_for_service\n"
+                         "    provider: P1\n    performance_years: [2024]\n", encoding="utf-8")
+    paths = InputPaths((tmp_path / "claims.parquet",))
+    messages = []
+    for engine in (None, EngineOptions()):
+        with pytest.raises(InputError) as caught:
+            compare_files(paths, contracts, engine=engine)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1]
+    assert messages[0].endswith("no claim line was accepted (1 rejected); nothing to settle. "
+                                "See why with `fundcalc validate --rejected rejected.csv`.")
