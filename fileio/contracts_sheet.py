@@ -85,8 +85,9 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
             raise InputError(f"{path}: no sheet named '{CONTRACTS_SHEET}' (sheets: "
                              f"{', '.join(sheets.values())}); write one contract per row "
                              f"on a sheet named '{CONTRACTS_SHEET}'")
-        grids = {name: _read_grid(path, sheets[name], "setting" if name == SETTINGS_SHEET
-                                  else "name")
+        books = _open_twice(path)
+        grids = {name: _read_grid(path, books, sheets[name],
+                                  "setting" if name == SETTINGS_SHEET else "name")
                  for name in (CONTRACTS_SHEET, SETTINGS_SHEET, SCENARIOS_SHEET)
                  if name in sheets}
     except InputError as error:
@@ -99,19 +100,25 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
     return contracts, text
 
 
-def _read_grid(path: Path, sheet: str, key_header: str) -> SheetGrid:
-    """A sheet's cells as text: the header is the first row with a cell ``key_header``;
-    rows above it (titles) and blank rows are passed over.
-
-    Read with openpyxl (after :func:`fileio.safety.check_xlsx`), which gives numbers to
-    full precision and tells error values and formulas saved without a value from blank
-    cells; a contracts sheet is small.
-    """
+def _open_twice(path: Path) -> tuple:
+    """The workbook as openpyxl opens it (after :func:`fileio.safety.check_xlsx`) with the
+    values Excel saved, and with the formulas as written. openpyxl gives numbers to full
+    precision and tells error values and formulas saved without a value from blank cells;
+    a contracts workbook is small."""
     from openpyxl import load_workbook
 
     try:
-        saved = load_workbook(path, read_only=True, data_only=True)[sheet]
-        written = load_workbook(path, read_only=True, data_only=False)[sheet]
+        return (load_workbook(path, read_only=True, data_only=True),
+                load_workbook(path, read_only=True, data_only=False))
+    except Exception as error:  # openpyxl raises many kinds for a damaged workbook
+        raise InputError(f"{path}: cannot read the workbook ({error}).") from None
+
+
+def _read_grid(path: Path, books: tuple, sheet: str, key_header: str) -> SheetGrid:
+    """A sheet's cells as text: the header is the first row with a cell ``key_header``;
+    rows above it (titles) and blank rows are passed over."""
+    saved, written = (book[sheet] for book in books)
+    try:
         grid = [[_cell_text(value, formula) for value, formula in zip(values, formulas)]
                 for values, formulas in zip(saved.iter_rows(min_row=1, min_col=1),
                                             written.iter_rows(min_row=1, min_col=1))]
