@@ -26,32 +26,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from fileio.sample_data import with_plurality_contract
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import DATA, RESULTS, machine, measure, sample  # noqa: E402
 
 TABLES = ("members", "enrollment", "attribution", "fee_schedule")
 
-PLURALITY_CONTRACT = """
-  - name: Practices by plurality of GP spend
-    model: shared_savings
-    provider: [GP_N1, GP_S]
-    scope: {domains: all}
-    attribution: plurality
-    attribution_domains: [gp]
-    baseline_years: [2022]
-    trend: 0.03
-    performance_years: [2023, 2024]
-    minimum_savings_rate: 0.01
-    sharing_rate: 0.5
-"""
 
 
 def with_plurality(folder: Path) -> Path:
     """The sample's contracts plus one with plurality attribution."""
     text = (folder / "contracts.yaml").read_text(encoding="utf-8")
     path = folder / "contracts_plurality.yaml"
-    path.write_text(text.replace("\nscenarios:", PLURALITY_CONTRACT + "\nscenarios:", 1),
-                    encoding="utf-8")
+    path.write_text(with_plurality_contract(text), encoding="utf-8")
     return path
 
 

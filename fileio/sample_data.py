@@ -328,6 +328,30 @@ scenarios:
             fraction: 0.3, cost_ratio: 0.4}
 """
 
+#: One more shared-savings contract, with plurality attribution, for checks that need
+#: every way of attributing (the out-of-core engine's tests and benchmark); see
+#: :func:`with_plurality_contract`.
+PLURALITY_CONTRACT_YAML = """\
+  - name: Practices by plurality of GP spend
+    model: shared_savings
+    provider: [GP_N1, GP_S]
+    scope: {domains: all}
+    attribution: plurality
+    attribution_domains: [gp]
+    baseline_years: [2022]
+    trend: 0.03
+    performance_years: [2023, 2024]
+    minimum_savings_rate: 0.01
+    sharing_rate: 0.5
+"""
+
+
+def with_plurality_contract(contracts_yaml: str) -> str:
+    """The sample's contracts file with :data:`PLURALITY_CONTRACT_YAML` added after its
+    last contract."""
+    return contracts_yaml.replace("\nscenarios:", "\n" + PLURALITY_CONTRACT_YAML
+                                  + "\nscenarios:", 1)
+
 _CODES = tuple(c[0] for c in CARE_CODES)
 _CODE = {code: i for i, code in enumerate(_CODES)}
 _CODE_DOMAIN = np.array([DOMAINS.index(c[1]) for c in CARE_CODES], dtype=np.int8)

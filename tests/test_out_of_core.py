@@ -21,21 +21,7 @@ pytest.importorskip("duckdb")
 from fileio.errors import InputError  # noqa: E402
 from fileio.jobs import InputPaths, compare_files  # noqa: E402
 from fileio.out_of_core import EngineOptions, claims_files, engine_for  # noqa: E402
-from fileio.sample_data import write_sample  # noqa: E402
-
-PLURALITY_CONTRACT = """
-  - name: Practices by plurality of GP spend
-    model: shared_savings
-    provider: [GP_N1, GP_S]
-    scope: {domains: all}
-    attribution: plurality
-    attribution_domains: [gp]
-    baseline_years: [2022]
-    trend: 0.03
-    performance_years: [2023, 2024]
-    minimum_savings_rate: 0.01
-    sharing_rate: 0.5
-"""
+from fileio.sample_data import with_plurality_contract, write_sample  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +29,7 @@ def sample(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("large")
     write_sample(folder, members=500, formats=("parquet",))
     contracts = (folder / "contracts.yaml").read_text(encoding="utf-8")
-    contracts = contracts.replace("\nscenarios:", PLURALITY_CONTRACT + "\nscenarios:", 1)
+    contracts = with_plurality_contract(contracts)
     (folder / "contracts.yaml").write_text(contracts, encoding="utf-8")
     claims = pq.read_table(folder / "claims.parquet")
     rng = np.random.default_rng(3)

@@ -35,6 +35,15 @@ def terms(tmp_path):
     return path
 
 
+def settled(tmp_path, cases_text: str, terms_text: str) -> pd.DataFrame:
+    """The CSV output of settling ``cases_text`` under ``terms_text``."""
+    cases, terms, out = (tmp_path / n for n in ("cases.csv", "terms.yaml", "out.csv"))
+    cases.write_text(cases_text)
+    terms.write_text(terms_text)
+    assert run(cases, "--contract", terms, "-o", out).exit_code == 0
+    return pd.read_csv(out)
+
+
 def read(path):
     return pd.read_csv(path, dtype=str, keep_default_na=False).set_index("case")
 
@@ -82,14 +91,9 @@ def test_terms_from_a_preset_and_case_columns_that_override_them(tmp_path):
     """mssp_basic_e: 50%, MSR 2%, 0.98, cap 10%, losses 30% capped at 4%. Case 1: savings
     5 000 000 on 100 000 000 (5%): 5 000 000 x 50% x 0.98 = 2 450 000. Case 2 sets
     sharing_rate 0.4: 1 960 000. Case 3: loss 6 000 000 x 30% = 1 800 000."""
-    cases = tmp_path / "cases.csv"
-    cases.write_text("benchmark,expenditure,sharing_rate\n"
-                     "100000000,95000000,\n100000000,95000000,0.4\n100000000,106000000,\n")
-    terms = tmp_path / "terms.yaml"
-    terms.write_text("preset: mssp_basic_e\n")
-    out = tmp_path / "out.csv"
-    assert run(cases, "--contract", terms, "-o", out).exit_code == 0
-    table = pd.read_csv(out)
+    table = settled(tmp_path, "benchmark,expenditure,sharing_rate\n100000000,95000000,\n"
+                              "100000000,95000000,0.4\n100000000,106000000,\n",
+                    "preset: mssp_basic_e\n")
     assert table["shared_savings"].tolist() == [2_450_000, 1_960_000, 0]
     assert table["shared_losses"].tolist() == [0, 0, 1_800_000]
     assert table["net_settlement"].tolist() == [2_450_000, 1_960_000, -1_800_000]
@@ -199,14 +203,8 @@ def test_a_formula_looking_header_is_written_as_text(tmp_path, terms):
 
 def test_decimal_comma_reads_term_columns_too(tmp_path):
     """3,9% = 0.039 and 0,5 = 0.5: savings of 5% pass the MSR, 50 000 x 0.5 = 25 000."""
-    cases = tmp_path / "cases.csv"
-    cases.write_text('benchmark;expenditure;minimum_savings_rate;sharing_rate\n'
-                     '1.000.000,00;950.000,00;3,9%;0,5\n')
-    terms = tmp_path / "terms.yaml"
-    terms.write_text("decimal_comma: true\n")
-    out = tmp_path / "out.csv"
-    assert run(cases, "--contract", terms, "-o", out).exit_code == 0
-    table = pd.read_csv(out)
+    table = settled(tmp_path, "benchmark;expenditure;minimum_savings_rate;sharing_rate\n"
+                              "1.000.000,00;950.000,00;3,9%;0,5\n", "decimal_comma: true\n")
     assert table["minimum_savings_rate"].tolist() == [0.039]
     assert table["shared_savings"].tolist() == [25_000]
 
