@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from funding_models.ledger import Ledger
 
@@ -164,10 +166,13 @@ def _attributed(ledger: Ledger, terms, months: pd.DataFrame) -> pd.DataFrame:
         return months.reset_index(drop=True)
     if terms.attribution == "plurality":
         attributed = _plurality(ledger, terms)
-    else:
-        attributed = attributed_by_column(ledger, months)
-    chosen = attributed[attributed["provider"].isin(terms.provider).to_numpy()]
-    return months.merge(chosen[["member", "year"]], on=["member", "year"])
+        chosen = attributed[attributed["provider"].isin(terms.provider).to_numpy()]
+        return months[in_member_years(ledger, chosen, member_year_keys(ledger, months))
+                      ].reset_index(drop=True)
+    providers, grid = _attribution_grid_of(ledger)
+    contract = providers.get_indexer(list(terms.provider))
+    wanted = np.isin(grid[member_year_keys(ledger, months)], contract[contract >= 0])
+    return months[wanted].reset_index(drop=True)
 
 
 def attributed_by_column(ledger: Ledger, member_years: pd.DataFrame) -> pd.DataFrame:
@@ -191,12 +196,17 @@ def attributed_by_column(ledger: Ledger, member_years: pd.DataFrame) -> pd.DataF
         Without a members table, or with neither an attribution table nor an
         ``attributed_provider`` column.
     """
-    if ledger.members is None:
-        raise PopulationError("attribution needs a members table")
-    providers, grid = ledger.remember(("attribution_grid",), lambda: _attribution_grid(ledger))
+    providers, grid = _attribution_grid_of(ledger)
     codes = grid[member_year_keys(ledger, member_years)]
     names = np.append(providers.to_numpy(dtype=object), None)  # code -1: no provider
     return member_years[["member", "year"]].assign(provider=names[codes])
+
+
+def _attribution_grid_of(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
+    """The ledger's :func:`_attribution_grid`, worked out once."""
+    if ledger.members is None:
+        raise PopulationError("attribution needs a members table")
+    return ledger.remember(("attribution_grid",), lambda: _attribution_grid(ledger))
 
 
 def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
@@ -220,7 +230,7 @@ def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
     grid = np.full(members * years, -1, dtype=np.int64)
     if column is not None:
         member_codes = ledger.members.index.codes.astype(np.int64)
-        provider_codes = providers.get_indexer(column.astype(object).to_numpy())
+        provider_codes = _positions(column, providers)
         each_year = np.repeat(provider_codes, years)
         slots = np.repeat(member_codes * years, years) + np.tile(np.arange(years),
                                                                  len(member_codes))
@@ -231,9 +241,18 @@ def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
         rows = table[in_run]
         slots = (rows["member"].cat.codes.to_numpy().astype(np.int64) * years
                  + rows["year"].to_numpy() - first)
-        listed = providers.get_indexer(rows["provider"].astype(object).to_numpy())
+        listed = _positions(rows["provider"], providers)
         grid[slots] = np.where(listed >= 0, listed, grid[slots])
     return providers, grid
+
+
+def _positions(names: pd.Series, providers: pd.Index) -> np.ndarray:
+    """Each name's position among ``providers`` (-1: blank or not among them), looked
+    up by Arrow rather than one Python string at a time."""
+    text = pa.array(names.astype("string[pyarrow]").array)
+    found = pc.index_in(text, value_set=pa.array(providers.to_numpy(dtype=object),
+                                                 type=pa.string()))
+    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _plurality(ledger: Ledger, terms) -> pd.DataFrame:
@@ -289,12 +308,15 @@ def member_year_keys(ledger: Ledger, member_years: pd.DataFrame) -> np.ndarray:
             + member_years["year"].to_numpy() - ledger.years[0])
 
 
-def in_member_years(ledger: Ledger, member_years: pd.DataFrame) -> np.ndarray:
-    """Per claim line, whether its member and year are among ``member_years``."""
+def in_member_years(ledger: Ledger, member_years: pd.DataFrame,
+                    keys: np.ndarray | None = None) -> np.ndarray:
+    """Per claim line (or per key of ``keys``, member-year keys as
+    :func:`member_year_keys` gives), whether its member and year are among
+    ``member_years``."""
     chosen = np.zeros(len(ledger.claims["member"].cat.categories) * len(ledger.years),
                       dtype=bool)
     chosen[member_year_keys(ledger, member_years)] = True
-    return chosen[ledger.codes.member_year]
+    return chosen[ledger.codes.member_year if keys is None else keys]
 
 
 def _detail(claims: pd.DataFrame, codes, chosen: np.ndarray, first_year: int) -> pd.DataFrame:
