@@ -72,27 +72,36 @@ def population_of(ledger: Ledger, terms, truncate_at: float | None = None,
     """
     key = ("population", tuple(terms.provider), _domains_key(terms.scope.domains),
            terms.scope.segment, terms.attribution, _domains_key(terms.attribution_domains),
-           tuple(terms.carve_out_codes), truncate_at, condition)
-    return ledger.remember(key, lambda: _population_of(ledger, terms, truncate_at, condition))
+           tuple(terms.carve_out_codes), condition)
+    population = ledger.remember(key, lambda: _population_of(ledger, terms, condition))
+    if truncate_at is None:
+        return population
+    return ledger.remember((*key, truncate_at), lambda: _truncated(population, truncate_at))
 
 
 def _domains_key(domains) -> object:
     return domains if domains is None or isinstance(domains, str) else tuple(domains)
 
 
-def _population_of(ledger: Ledger, terms, truncate_at: float | None,
-                   condition: str | None) -> Population:
+def _population_of(ledger: Ledger, terms, condition: str | None) -> Population:
     members = _member_years(ledger, terms, condition).copy()
     spend, provider_spend, detail = _in_scope_spend(ledger, terms, members)
     members["spend"] = spend
     members["provider_spend"] = provider_spend
-    counted = spend if truncate_at is None else np.minimum(spend, truncate_at)
-    members["counted_spend"] = counted.astype(np.float64)
+    members["counted_spend"] = spend.astype(np.float64)
     members["risk_score"] = (
         ledger.member_column("risk_score")[members["member"].cat.codes.to_numpy()]
         if "risk_score" in ledger.members else np.nan)
     members = members.sort_values(["year", "member"], kind="stable").reset_index(drop=True)
     return Population(members, detail)
+
+
+def _truncated(population: Population, truncate_at: float) -> Population:
+    """The population with each member's yearly spend counted up to ``truncate_at``
+    (cents); shares its spend with the population it is made from."""
+    spend = population.members["spend"].to_numpy()
+    return Population(population.members.assign(
+        counted_spend=np.minimum(spend, truncate_at).astype(np.float64)), population.spend)
 
 
 def _member_years(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
