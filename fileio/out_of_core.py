@@ -35,29 +35,31 @@ from fileio.errors import InputError
 from fileio.inputs import ReadOptions, nothing_accepted, optional_tables, validate_tables
 from fileio.sources import check_readable, file_sha256, parquet_batches
 from fileio.tables import CLAIMS
-from funding_models.ledger import Ledger, assemble_ledger, enrolled_lines
-from funding_models.periods import contract_year
+from funding_models.ledger import Ledger, assemble_ledger, enrollment_lookup
+from funding_models.periods import MergedSpans, contract_year
 from funding_models.results import REJECTED_COLUMNS, InputFileReport
 
 #: The lines as they are kept on disk, one Parquet file a batch.
 _LINES = pa.schema([
-    ("claim_id", pa.string()), ("line", pa.string()), ("member_id", pa.string()),
-    ("provider_id", pa.string()), ("service_date", pa.date32()), ("domain", pa.string()),
-    ("care_code", pa.string()), ("quantity", pa.float64()), ("amount", pa.int64()),
-    ("paid_date", pa.date32()), ("_file", pa.int32()), ("_row", pa.int64()),
-    ("year", pa.int32()), ("enrolled", pa.bool_()),
-    # The ids numbered (IdNumbers; -1: blank), for summing on integers.
+    ("claim_id", pa.string()), ("line", pa.string()), ("service_date", pa.date32()),
+    ("quantity", pa.float64()), ("amount", pa.int64()), ("paid_date", pa.date32()),
+    ("_file", pa.int32()), ("_row", pa.int64()), ("year", pa.int32()),
+    ("enrolled", pa.bool_()),
+    # The ids numbered (IdNumbers; -1: blank), for summing on integers; their text is
+    # not kept (IdNumbers.text gives it back).
     ("member_key", pa.int32()), ("provider_key", pa.int32()), ("domain_key", pa.int32()),
     ("care_code_key", pa.int32()),
     # Per line, what LineByLine says of it: may open an episode; a scenario changes it;
     # its care code counts.
     ("opens", pa.bool_()), ("changed", pa.bool_()), ("coded", pa.bool_())])
 
-#: Lines whose claim key (claim_id, line) another line shares.
+#: Lines whose claim key (claim_id, line) may be another line's: their keys' hashes
+#: repeat (grouping on a number is quicker than on the text). The rule itself then runs
+#: on these few lines, so a hash shared by chance only adds lines it lets through.
 _REPEATED_KEYS = """
-SELECT lines.* FROM lines SEMI JOIN (
-    SELECT claim_id, line FROM lines GROUP BY claim_id, line HAVING count(*) > 1
-) repeated USING (claim_id, line)
+SELECT * FROM lines WHERE hash(claim_id, line) IN (
+    SELECT hash(claim_id, line) AS key FROM lines GROUP BY key HAVING count(*) > 1
+)
 ORDER BY _file, _row
 """
 
@@ -71,38 +73,49 @@ class IdNumbers:
 
     Parameters
     ----------
-    known : pandas.Index, optional
+    known : sequence of str, optional
         Ids numbered first (the members table's members): 0 to ``len(known) - 1``.
     """
 
-    def __init__(self, known: pd.Index | None = None):
-        self.ids = known if known is not None else pd.Index([], dtype=object)
+    def __init__(self, known: Sequence[str] = ()):
+        self.ids = pa.array(known, type=pa.large_string())
         self.known = len(self.ids)
 
     def numbers(self, values: pd.Series) -> np.ndarray:
         """The number of each value (-1 for a blank), numbering new ids."""
-        text = pa.array(values.astype("string[pyarrow]").array)
-        encoded = (text.combine_chunks() if isinstance(text, pa.ChunkedArray)
-                   else text).dictionary_encode()
-        found = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
-        position = self.ids.get_indexer(found)
-        new = position < 0
+        encoded = validation.arrow_text(values).cast(pa.large_string()).dictionary_encode()
+        found = encoded.dictionary
+        position = pc.index_in(found, value_set=self.ids)
+        new = position.is_null().to_numpy(zero_copy_only=False)
+        position = position.to_numpy(zero_copy_only=False)
         if new.any():
+            position = np.where(new, 0, position).astype(np.int64)
             position[new] = len(self.ids) + np.arange(int(new.sum()))
-            self.ids = self.ids.append(found[new])
-        return np.append(position, -1)[
+            self.ids = pa.concat_arrays([self.ids, found.filter(pa.array(new))])
+        return np.append(position.astype(np.int64), -1)[
             pc.fill_null(encoded.indices, len(found)).to_numpy(zero_copy_only=False)]
+
+    def number_of(self, value: str) -> int:
+        """The number of ``value`` (-1 if not seen)."""
+        position = pc.index_in(pa.scalar(value, pa.large_string()), value_set=self.ids)
+        return -1 if position.as_py() is None else position.as_py()
+
+    def text(self, numbers: np.ndarray) -> pd.arrays.ArrowStringArray:
+        """The ids that ``numbers`` stand for (missing for -1)."""
+        ids = self.ids.take(pa.array(numbers, mask=numbers < 0, type=pa.int64()))
+        return pd.array(ids.cast(pa.string()), dtype=validation.TEXT)
 
     def categorical(self, numbers: np.ndarray, also: pd.Index | None = None) -> pd.Categorical:
         """``numbers`` as a categorical of the ids they stand for, with sorted categories:
         the ids used, and ``also``."""
         used = np.unique(numbers[numbers >= 0])
-        categories = pd.Index(self.ids[used], dtype=object)
+        ids = pd.Index(self.ids.to_numpy(zero_copy_only=False), dtype=object)
+        categories = pd.Index(ids[used], dtype=object)
         if also is not None:
             categories = categories.union(also)
         to_code = np.full(len(self.ids) + 1, -1, dtype=np.int64)  # last: blank
         categories = categories.sort_values()
-        to_code[used] = categories.get_indexer(self.ids[used])
+        to_code[used] = categories.get_indexer(ids[used])
         return pd.Categorical.from_codes(to_code[numbers], categories=categories)
 
 
@@ -311,14 +324,16 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
                              f"({str(error).splitlines()[0]}); write e.g. 1GB.") from None
         try:
             numbers = {column: IdNumbers() for column in _KEYED}
+            spans = None
             if members is not None:
-                numbers["member_id"] = IdNumbers(pd.Index(
-                    members["member_id"].astype(str).unique(), dtype=object))
+                listed = members["member_id"].astype(str).unique()
+                numbers["member_id"] = IdNumbers(listed)
+                spans = enrollment_lookup(members, enrollment, pd.CategoricalDtype(listed))
             counts, parse_rejects = _load_lines(connection, Path(folder), files, options,
-                                                members, enrollment, year_start_month,
-                                                line_by_line, numbers, engine, progress)
+                                                spans, year_start_month, line_by_line,
+                                                numbers, engine, progress)
             progress("checking claim keys and members")
-            set_aside = _cross_row_rejects(connection, files, members)
+            set_aside = _cross_row_rejects(connection, files, members, numbers)
             progress("summing the claim lines")
             rows = connection.sql(_LEDGER_ROWS).to_arrow_table()
             accepted = _accepted_per_file(connection)
@@ -358,8 +373,7 @@ def _engine_failure(error: Exception, engine: EngineOptions, folder: str) -> str
 
 
 def _load_lines(connection, folder: Path, files: list[Path], options: ReadOptions,
-                members: pd.DataFrame | None, enrollment: pd.DataFrame | None,
-                year_start_month: int, line_by_line: LineByLine,
+                spans: MergedSpans | None, year_start_month: int, line_by_line: LineByLine,
                 numbers: dict[str, IdNumbers], engine: EngineOptions, progress
                 ) -> tuple[list[dict], list[pd.DataFrame]]:
     """Parse every batch; write the lines that parse to Parquet files in ``folder``, seen
@@ -380,10 +394,11 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
             ok = table.ok
             if not ok.all():
                 rejects.append(validation.rejected(table))
-            lines = _keyed_lines(table.frame.loc[ok], index, numbers, members, enrollment,
+            lines = _keyed_lines(table.frame.loc[ok], index, numbers, spans,
                                  year_start_month, line_by_line)
             written.append(folder / f"lines-{index}-{number}.parquet")
-            pq.write_table(lines, written[-1])
+            # Without dictionaries: quicker to write, and most columns are numbers.
+            pq.write_table(lines, written[-1], use_dictionary=False)
             progress(f"reading {path.name}: {counts[index]['rows']:,} lines")
     # A list of files, not a pattern: the folder's name may hold glob characters.
     listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in written)
@@ -392,47 +407,45 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
 
 
 def _keyed_lines(frame: pd.DataFrame, file_index: int, numbers: dict[str, IdNumbers],
-                 members: pd.DataFrame | None, enrollment: pd.DataFrame | None,
-                 year_start_month: int, line_by_line: LineByLine) -> pa.Table:
-    """The lines of one batch as an Arrow table, with contract year, enrollment, the ids
-    numbered, and what ``line_by_line`` says of each."""
+                 spans: MergedSpans | None, year_start_month: int, line_by_line: LineByLine
+                 ) -> pa.Table:
+    """The lines of one batch as an Arrow table, with contract year, enrollment (within
+    ``spans``, the members table's members numbered alike; None: no members table), the
+    ids numbered, and what ``line_by_line`` says of each."""
     dates = frame["service_date"].to_numpy().astype("datetime64[D]")
     keys = {f"{_KEYED[column]}_key": numbers[column].numbers(frame[column]) for column in _KEYED}
-    if members is None:
+    if spans is None:
         enrolled = np.ones(len(frame), dtype=bool)
     else:  # members missing from the table are numbered beyond it: not enrolled (and
         # rejected later)
-        member, listed = keys["member_key"], numbers["member_id"]
-        enrolled = enrolled_lines(pd.Categorical.from_codes(
-            np.where(member < listed.known, member, -1), categories=listed.ids[:listed.known]),
-            dates, members, enrollment)
+        member = keys["member_key"]
+        enrolled = spans.hold(np.where(member < numbers["member_id"].known, member, -1), dates)
     columns = {spec.name: frame[spec.name] for spec in CLAIMS.columns}
     columns.update(service_date=dates, paid_date=frame["paid_date"].to_numpy()
                    .astype("datetime64[D]"), _file=np.full(len(frame), file_index, np.int32),
                    _row=frame["_row"].to_numpy(), year=contract_year(dates, year_start_month)
                    .astype(np.int32), enrolled=enrolled, **keys,
-                   opens=_matching(frame, line_by_line.opening),
-                   changed=_matching(frame, line_by_line.changed),
+                   opens=_matching(keys, numbers, line_by_line.opening),
+                   changed=_matching(keys, numbers, line_by_line.changed),
                    coded=(np.ones(len(frame), dtype=bool) if line_by_line.coded is None
-                          else _matching(frame, line_by_line.coded)))
+                          else _matching(keys, numbers, line_by_line.coded)))
     return pa.table({name: pa.array(columns[name], type=_LINES.field(name).type)
                      for name in _LINES.names})
 
 
-def _cross_row_rejects(connection, files: list[Path], members: pd.DataFrame | None
-                       ) -> list[pd.DataFrame]:
+def _cross_row_rejects(connection, files: list[Path], members: pd.DataFrame | None,
+                       numbers: dict[str, IdNumbers]) -> list[pd.DataFrame]:
     """Apply the rules across lines: repeated claim keys, then members missing from the
-    members table. Registers the rejected lines as ``set_aside`` (``_file``, ``_row``)
-    and returns them as rejected rows."""
-    rejects = [_rejected_by(connection.sql(_REPEATED_KEYS).df(), files,
+    members table (numbered past the table's members). Registers the rejected lines as
+    ``set_aside`` (``_file``, ``_row``) and returns them as rejected rows."""
+    rejects = [_rejected_by(connection.sql(_REPEATED_KEYS).df(), files, numbers,
                             validation.reject_repeated_keys)]
     connection.register("set_aside", _positions(rejects[0], files))
     if members is not None:
-        known = pa.table({"member_id": pa.array(members["member_id"].astype(str).unique())})
-        connection.register("known", known)
-        unknown = connection.sql("SELECT lines.* FROM lines ANTI JOIN known USING (member_id) "
-                                 "ANTI JOIN set_aside USING (_file, _row) ORDER BY _file, _row")
-        rejects.append(_rejected_by(unknown.df(), files,
+        unknown = connection.sql(f"SELECT lines.* FROM lines ANTI JOIN set_aside USING "
+                                 f"(_file, _row) WHERE member_key >= {numbers['member_id'].known} "
+                                 "ORDER BY _file, _row")
+        rejects.append(_rejected_by(unknown.df(), files, numbers,
                                     lambda table: validation.reject_unknown_members(
                                         table, members["member_id"])))
         connection.unregister("set_aside")
@@ -442,10 +455,13 @@ def _cross_row_rejects(connection, files: list[Path], members: pd.DataFrame | No
     return rejects
 
 
-def _rejected_by(lines: pd.DataFrame, files: list[Path], rule) -> pd.DataFrame:
+def _rejected_by(lines: pd.DataFrame, files: list[Path], numbers: dict[str, IdNumbers],
+                 rule) -> pd.DataFrame:
     """The lines that ``rule`` (a function of a ParsedTable) rejects, as rejected rows."""
     n = len(lines)
     frame = lines.assign(
+        **{column: numbers[column].text(lines[f"{name}_key"].to_numpy(dtype=np.int64))
+           for column, name in _KEYED.items()},
         _file=pd.Categorical.from_codes(lines["_file"].to_numpy(dtype=np.int64),
                                         [str(p) for p in files]),
         _sheet=pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [""]))
@@ -461,15 +477,18 @@ def _positions(rejects: pd.DataFrame, files: list[Path]) -> pa.Table:
                      "_row": pa.array(rejects["row"].to_numpy(dtype=np.int64))})
 
 
-def _matching(frame: pd.DataFrame, selections: Sequence[Selection]) -> np.ndarray:
-    """Per line, whether it matches one of ``selections``."""
-    found = np.zeros(len(frame), dtype=bool)
+def _matching(keys: dict[str, np.ndarray], numbers: dict[str, IdNumbers],
+              selections: Sequence[Selection]) -> np.ndarray:
+    """Per line (its ids numbered in ``keys``), whether it matches one of ``selections``."""
+    lines = len(keys["member_key"])
+    found = np.zeros(lines, dtype=bool)
     for selection in selections:
-        match = np.ones(len(frame), dtype=bool)
+        match = np.ones(lines, dtype=bool)
         for column, value in (("domain", selection.domain), ("care_code", selection.care_code),
                               ("provider_id", selection.provider)):
             if value is not None:
-                match &= (frame[column] == value).fillna(False).to_numpy(dtype=bool)
+                number = numbers[column].number_of(value)
+                match &= (keys[f"{_KEYED[column]}_key"] == number) & (number >= 0)
         found |= match
     return found
 

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from funding_models.periods import contract_year, enrolled_on, member_months, year_bounds
+from funding_models.periods import MergedSpans, contract_year, member_months, year_bounds
 
 
 @dataclass(frozen=True)
@@ -318,9 +318,16 @@ def enrolled_lines(member: pd.Categorical, dates: np.ndarray, members: pd.DataFr
     members, enrollment : pandas.DataFrame
         The accepted members rows, and the enrollment rows that replace their spans.
     """
-    span_member, span_start, span_end = enrollment_spans(members, enrollment, member.dtype)
-    return enrolled_on(member.codes.astype(np.int64), dates, span_member,
-                       _filled(span_start, _EARLIEST), _filled(span_end, _LATEST))
+    return enrollment_lookup(members, enrollment, member.dtype).hold(
+        member.codes.astype(np.int64), dates)
+
+
+def enrollment_lookup(members: pd.DataFrame, enrollment: pd.DataFrame | None,
+                      member_type: pd.CategoricalDtype) -> MergedSpans:
+    """The enrollment spans (of ``enrollment``, else of ``members``) merged for looking
+    up claim lines, blank bounds open; members coded by ``member_type``."""
+    span_member, span_start, span_end = enrollment_spans(members, enrollment, member_type)
+    return MergedSpans(span_member, _filled(span_start, _EARLIEST), _filled(span_end, _LATEST))
 
 
 #: Bounds beyond every accepted date (1900–2199) that stand for a blank (open) one.

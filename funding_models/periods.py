@@ -143,16 +143,33 @@ def member_months(member: np.ndarray, start: np.ndarray, end: np.ndarray, years:
 
 def enrolled_on(member: np.ndarray, dates: np.ndarray, span_member: np.ndarray,
                 span_start: np.ndarray, span_end: np.ndarray) -> np.ndarray:
-    """Whether each (member, date) falls within one of that member's spans.
+    """Whether each (member, date) falls within one of that member's spans."""
+    return MergedSpans(span_member, span_start, span_end).hold(member, dates)
 
-    Spans are merged first; a sorted search then finds, for each date, the last span of
-    the member that starts on or before it.
+
+class MergedSpans:
+    """Enrollment spans merged per member and sorted, to look up many dates at a time.
+
+    Parameters
+    ----------
+    member : numpy.ndarray of int
+        Each span's member code.
+    start, end : numpy.ndarray of datetime64[D]
+        Each span's first and last day (no NaT).
     """
-    span_member, span_start, span_end = merge_spans(span_member, span_start, span_end, "day")
-    shift = np.int64(1) << 32
-    span_key = span_member.astype(np.int64) * shift + span_start.astype(np.int64)
-    claim_key = member.astype(np.int64) * shift + dates.astype(np.int64)
-    position = np.searchsorted(span_key, claim_key, side="right") - 1
-    found = position >= 0
-    position = np.where(found, position, 0)
-    return (found & (span_member[position] == member) & (dates <= span_end[position]))
+
+    _SHIFT = np.int64(1) << 32
+
+    def __init__(self, member: np.ndarray, start: np.ndarray, end: np.ndarray):
+        self.member, self.start, self.end = merge_spans(member, start, end, "day")
+        self._key = self.member.astype(np.int64) * self._SHIFT + self.start.astype(np.int64)
+
+    def hold(self, member: np.ndarray, dates: np.ndarray) -> np.ndarray:
+        """Whether each (member, date) falls within one of that member's spans: a sorted
+        search finds, for each date, the last span of the member that starts on or
+        before it."""
+        claim_key = member.astype(np.int64) * self._SHIFT + dates.astype(np.int64)
+        position = np.searchsorted(self._key, claim_key, side="right") - 1
+        found = position >= 0
+        position = np.where(found, position, 0)
+        return found & (self.member[position] == member) & (dates <= self.end[position])
