@@ -134,7 +134,7 @@ def _settle_year(terms, ledger: Ledger, population: Population,
     rate = (agreed * 100 if agreed is not None else
             baseline_pmpm(terms, ledger, figures, year) * (1 - terms.discount))
     members = population.in_year(year)
-    factor = members["member"].map(factors.factor).to_numpy(dtype=np.float64)
+    factor = factors.of(members["member"])
     months = members["member_months"].to_numpy()
     revenue = round_cents(rate * (factor * months).sum())
     if revenue <= 0:

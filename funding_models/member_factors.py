@@ -17,9 +17,11 @@ class BookFactors:
 
     Attributes
     ----------
-    factor : pandas.Series
-        The factor used, per member of the book (members with a member month in the
-        year, any segment): raw, or divided by ``book_mean`` when normalised.
+    book : pandas.Series
+        The members of the book (members with a member month in the year, any segment),
+        as the ledger's categorical.
+    used : numpy.ndarray
+        Their factors, raw, or divided by ``book_mean`` when normalised.
     book_mean : float
         The member-month-weighted mean raw factor over the book.
     without_factor : int
@@ -27,9 +29,22 @@ class BookFactors:
         sex, or no band in the table); they count with a raw factor of 1.
     """
 
-    factor: pd.Series
+    book: pd.Series
+    used: np.ndarray
     book_mean: float
     without_factor: int
+
+    @property
+    def factor(self) -> pd.Series:
+        """The factor used per member of the book, indexed by member id."""
+        return pd.Series(self.used, index=self.book.to_numpy())
+
+    def of(self, members: pd.Series) -> np.ndarray:
+        """The factor of each of ``members`` (the ledger's categorical; NaN for a member
+        outside the book), looked up by member code."""
+        by_code = np.full(len(self.book.cat.categories) + 1, np.nan)  # code -1 reads NaN
+        by_code[self.book.cat.codes.to_numpy()] = self.used
+        return by_code[members.cat.codes.to_numpy()]
 
 
 def book_factors(ledger: Ledger, terms, year: int) -> BookFactors:
@@ -59,7 +74,7 @@ def book_factors(ledger: Ledger, terms, year: int) -> BookFactors:
     weights = book["member_months"].to_numpy()
     mean = float((raw * weights).sum() / weights.sum()) if weights.sum() else 1.0
     used = raw / mean if terms.normalize else raw
-    return BookFactors(pd.Series(used, index=member.to_numpy()), mean, int(missing.sum()))
+    return BookFactors(member, used, mean, int(missing.sum()))
 
 
 def ages_on(birth_dates: np.ndarray, day: np.datetime64) -> np.ndarray:
@@ -88,9 +103,10 @@ def _age_sex(ledger: Ledger, member: pd.Series, year: int, table) -> np.ndarray:
     births = ledger.member_column("birth_date")[codes].astype("datetime64[D]")
     sexes = ledger.member_column("sex")[codes]
     ages = ages_on(births, first_day)
+    of_sex = {sex: sexes == sex for sex in {band.sex for band in table}}
     factor = np.full(len(member), np.nan)
     for band in table:
         upper = np.inf if band.age_to is None else band.age_to
-        inside = (sexes == band.sex) & (ages >= band.age_from) & (ages <= upper)
+        inside = of_sex[band.sex] & (ages >= band.age_from) & (ages <= upper)
         factor[inside] = band.factor
     return factor
