@@ -165,16 +165,54 @@ def care_code_totals(claims: pd.DataFrame) -> pd.DataFrame:
     correction line (negative amount) is priced negative. It is rounded to
     :data:`QUANTITY_DECIMALS` decimals: a float sum depends on the order of its terms in
     its last bits, and the order the lines come in must not move a price by a cent.
+
+    The four keys are packed into one integer per row and grouped on that (a blank id
+    sorts last, as pandas sorts it): several times faster than grouping on the
+    categoricals, with the same sums in the same order.
     """
-    signed = np.where(claims["amount"].to_numpy() < 0, -1.0, 1.0) * claims["quantity"].to_numpy()
-    frame = claims[["provider", "year", "domain", "care_code", "amount", "lines"]].assign(
-        priced_quantity=signed)
-    return (frame.groupby(["provider", "year", "domain", "care_code"], observed=True,
-                          sort=True, dropna=False)
-            .agg(amount=("amount", "sum"), priced_quantity=("priced_quantity", "sum"),
-                 lines=("lines", "sum"))
-            .reset_index()
-            .assign(priced_quantity=lambda t: t["priced_quantity"].round(QUANTITY_DECIMALS)))
+    keys = ["provider", "year", "domain", "care_code"]
+    packed = np.zeros(len(claims), dtype=np.int64)
+    sizes = []
+    for key in keys:
+        position, size = _key_positions(claims[key])
+        packed = packed * size + position
+        sizes.append(size)
+    amount = claims["amount"].to_numpy()
+    totals = pd.DataFrame({
+        "packed": packed, "amount": amount,
+        "priced_quantity": np.where(amount < 0, -1.0, 1.0) * claims["quantity"].to_numpy(),
+        "lines": claims["lines"].to_numpy(),
+    }).groupby("packed", sort=True).sum()
+    columns, rest = {}, totals.index.to_numpy()
+    for key, size in reversed(list(zip(keys, sizes))):
+        rest, columns[key] = np.divmod(rest, size)
+    return pd.DataFrame({
+        **{key: _key_values(claims[key], columns[key]) for key in keys},
+        "amount": totals["amount"].to_numpy(),
+        "priced_quantity": totals["priced_quantity"].round(QUANTITY_DECIMALS).to_numpy(),
+        "lines": totals["lines"].to_numpy(),
+    })
+
+
+def _key_positions(column: pd.Series) -> tuple[np.ndarray, int]:
+    """A key column as positions 0 to size - 1 in sort order: a categorical's codes (a
+    blank last), a year's offset from the first."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.int64)
+        blank = len(column.cat.categories)
+        return np.where(codes < 0, blank, codes), blank + 1
+    values = column.to_numpy()
+    first = int(values.min()) if len(values) else 0
+    return values - first, (int(values.max()) - first + 1) if len(values) else 1
+
+
+def _key_values(column: pd.Series, positions: np.ndarray) -> pd.Categorical | np.ndarray:
+    """The values of a key column at ``positions`` (the inverse of :func:`_key_positions`)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        blank = len(column.cat.categories)
+        return pd.Categorical.from_codes(np.where(positions == blank, -1, positions),
+                                         dtype=column.dtype)
+    return positions + (int(column.min()) if len(column) else 0)
 
 
 def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
