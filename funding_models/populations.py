@@ -289,25 +289,25 @@ def _in_scope_spend(ledger: Ledger, terms, members: pd.DataFrame
     and the part the contract's providers billed), and per year, domain and provider.
 
     In-scope claims are dated within enrollment, in the scope's domains, less carve-out
-    codes. One pass over the claims with integer keys (member x year) and bincount.
+    codes. The in-scope rows are taken out once and summed by integer keys (member x
+    year) with bincount.
     """
     claims, codes = ledger.claims, ledger.codes
-    first_year, years = ledger.years[0], len(ledger.years)
-    key = codes.member_year
-    population_keys = member_year_keys(ledger, members)
-    size = len(claims["member"].cat.categories) * years
+    size = len(claims["member"].cat.categories) * len(ledger.years)
     chosen = claims["enrolled"].to_numpy() & in_member_years(ledger, members)
     if terms.scope.domains != "all":
         chosen &= ledger.among("domain", terms.scope.domains)
     if terms.carve_out_codes:
         chosen &= ~ledger.among("care_code", terms.carve_out_codes)
-    by_contract = chosen & ledger.among("provider", terms.provider)
-    spend = np.bincount(key[chosen], weights=codes.amount[chosen], minlength=size)
-    provider_spend = np.bincount(key[by_contract], weights=codes.amount[by_contract],
-                                 minlength=size)
-    detail = _detail(claims, codes, chosen, first_year)
+    rows = np.flatnonzero(chosen)
+    key, amount = codes.member_year.take(rows), codes.amount.take(rows)
+    ours = ledger.among("provider", terms.provider).take(rows)
+    spend = np.bincount(key, weights=amount, minlength=size)
+    provider_spend = np.bincount(key[ours], weights=amount[ours], minlength=size)
+    population_keys = member_year_keys(ledger, members)
     return (np.rint(spend[population_keys]).astype(np.int64),
-            np.rint(provider_spend[population_keys]).astype(np.int64), detail)
+            np.rint(provider_spend[population_keys]).astype(np.int64),
+            _detail(ledger, rows, amount))
 
 
 def member_year_keys(ledger: Ledger, member_years: pd.DataFrame) -> np.ndarray:
@@ -328,21 +328,24 @@ def in_member_years(ledger: Ledger, member_years: pd.DataFrame,
     return chosen[ledger.codes.member_year if keys is None else keys]
 
 
-def _detail(claims: pd.DataFrame, codes, chosen: np.ndarray, first_year: int) -> pd.DataFrame:
-    """Amount (cents) and lines per year, domain and provider of the chosen claims."""
-    domain_type, provider_type = claims["domain"].dtype, claims["provider"].dtype
+def _detail(ledger: Ledger, rows: np.ndarray, amount: np.ndarray) -> pd.DataFrame:
+    """Amount (cents) and lines per year, domain and provider of the claims at ``rows``
+    (``amount``: theirs)."""
+    domain_type = ledger.claims["domain"].dtype
+    provider_type = ledger.claims["provider"].dtype
     domains, providers = len(domain_type.categories), len(provider_type.categories)
-    group = ((codes.year_index[chosen] * domains + codes.domain[chosen]) * providers
-             + codes.provider[chosen])
-    size = (int(codes.year_index.max()) + 1) * domains * providers
-    totals = np.bincount(group, weights=codes.amount[chosen], minlength=size)
-    lines = np.rint(np.bincount(group, weights=codes.lines[chosen], minlength=size)
+    codes = ledger.codes
+    group = ledger.remember(("year_domain_provider",), lambda: (
+        codes.year_index * domains + codes.domain) * providers + codes.provider).take(rows)
+    size = len(ledger.years) * domains * providers
+    totals = np.bincount(group, weights=amount, minlength=size)
+    lines = np.rint(np.bincount(group, weights=codes.lines.take(rows), minlength=size)
                     ).astype(np.int64)
     present = np.flatnonzero(lines)
     year, rest = np.divmod(present, domains * providers)
     domain, provider = np.divmod(rest, providers)
     return pd.DataFrame({
-        "year": year + first_year,
+        "year": year + ledger.years[0],
         "domain": pd.Categorical.from_codes(domain, dtype=domain_type),
         "provider": pd.Categorical.from_codes(provider, dtype=provider_type),
         "amount": np.rint(totals[present]).astype(np.int64),
