@@ -66,8 +66,7 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
         if array is None:
             columns[spec_column.name] = _absent(spec_column, n)
             continue
-        values, problem = _parse_column(spec_column, array, decimal_comma, date_format)
-        blank = parsing.is_blank(array)
+        values, problem, blank = _parse_distinct(spec_column, array, decimal_comma, date_format)
         if not spec_column.blank_allowed:
             problem = np.where(blank, "required value is blank", problem)
         columns[spec_column.name] = values
@@ -100,6 +99,36 @@ def _absent(spec_column: ColumnSpec, n: int):
     if spec_column.kind in ("number", "integer"):
         return np.full(n, np.nan)
     return pd.array([""] * n if spec_column.name == "line" else [None] * n, dtype=TEXT)
+
+
+def _parse_distinct(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
+                    date_format: str | None) -> tuple[object, np.ndarray, np.ndarray]:
+    """Parse a column (values, problem, blank) once per distinct cell text.
+
+    Every parser works cell by cell, so a text column with few distinct cells (dates,
+    domains, care codes, quantities) is parsed on its distinct cells and spread back to
+    the rows. A column of mostly distinct cells (claim ids) is parsed as it is.
+    """
+    if isinstance(array, pa.ChunkedArray) and array.num_chunks == 1:
+        array = array.chunk(0)
+    if (isinstance(array, pa.Array) and (pa.types.is_string(array.type)
+                                         or pa.types.is_large_string(array.type))
+            and _few_distinct(array.slice(0, 10_000))):
+        encoded = array.dictionary_encode(null_encoding="encode")
+        if _few_distinct(array, encoded.dictionary):
+            distinct = encoded.dictionary
+            values, problem = _parse_column(spec_column, distinct, decimal_comma, date_format)
+            row = encoded.indices.to_numpy(zero_copy_only=False)
+            return (values.take(row), problem.take(row), parsing.is_blank(distinct).take(row))
+    values, problem = _parse_column(spec_column, array, decimal_comma, date_format)
+    return values, problem, parsing.is_blank(array)
+
+
+def _few_distinct(array: pa.Array, distinct: pa.Array | None = None) -> bool:
+    """Whether at most one cell in eight is distinct (worth parsing distinct cells)."""
+    if distinct is None:
+        distinct = array.dictionary_encode(null_encoding="encode").dictionary
+    return 8 * len(distinct) <= len(array)
 
 
 def _parse_column(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,

@@ -10,6 +10,7 @@ import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
@@ -359,3 +360,27 @@ def test_floats_holding_whole_numbers_read_as_text_without_the_point():
 def test_text_is_trimmed_and_empty_text_is_null():
     assert as_text(pa.array([" a ", "", "  ", None, "b"])).to_pylist() == ["a", None, None,
                                                                          None, "b"]
+
+
+#: Cells of every kind the claims table parses, good and bad, few enough to repeat.
+_CELLS = st.sampled_from(["2024-02-29", "2023-02-29", " 2024-01-05 00:00:00", "05/01/2024",
+                          "12.505", "-3", "1.234,5", "abc", "", "  ", None, "GP", " gp ",
+                          "1e400", "0.004999", "7", "1800-01-01"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_CELLS, min_size=1, max_size=12), st.integers(8, 40))
+def test_parsing_distinct_cells_once_equals_parsing_every_cell(pool, repeats):
+    """A text column of few distinct cells (here at most one in eight) is parsed once per
+    distinct cell and spread back to the rows: each row must come out as when every
+    cell is parsed, for every kind of column of the claims table."""
+    from fileio.tables import CLAIMS
+    from fileio.validation import _parse_column, _parse_distinct
+
+    column = pa.array(pool * repeats, pa.string())
+    for spec in CLAIMS.columns:
+        values, problem, blank = _parse_distinct(spec, column, False, None)
+        every_values, every_problem = _parse_column(spec, column, False, None)
+        assert pd.Series(values).equals(pd.Series(every_values)), spec.name
+        assert list(problem) == list(every_problem), spec.name
+        assert list(blank) == list(is_blank(column)), spec.name
