@@ -180,26 +180,32 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     codes = ledger.codes
     opening_years = [*terms.performance_years,
                      *(terms.baseline_years or [] if terms.price == "historical" else [])]
-    trigger = (usable & ledger.among("care_code", terms.bundle.trigger_codes)
-               & ledger.among("provider", terms.provider)
-               & claims["year"].isin(opening_years).to_numpy()
-               & (claims["amount"].to_numpy() > 0))
-    in_scope = usable & ~ledger.among("care_code", terms.carve_out_codes)
+    trigger = np.flatnonzero(
+        usable & ledger.among("care_code", terms.bundle.trigger_codes)
+        & ledger.among("provider", terms.provider)
+        & np.isin(claims["year"].to_numpy(), opening_years)
+        & (claims["amount"].to_numpy() > 0))
+    member = codes.member
+    # Only the claims of members with a trigger can fall in an episode.
+    with_trigger = np.zeros(len(claims["member"].cat.categories), dtype=bool)
+    with_trigger[member[trigger]] = True
+    in_scope = usable & with_trigger[member] & ~ledger.among("care_code",
+                                                             terms.carve_out_codes)
     if terms.scope.domains != "all":
         in_scope &= ledger.among("domain", terms.scope.domains)
+    in_scope = np.flatnonzero(in_scope)
 
-    member = codes.member
-    day = claims["service_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    dates = claims["service_date"].to_numpy()
     window = terms.bundle.window_days
-    found, of_trigger = build_episodes(member[trigger], day[trigger], window,
+    found, of_trigger = build_episodes(member[trigger], _days(dates[trigger]), window,
                                        codes.care_code[trigger])
-    of_claim = episode_of_claims(found, window, member[in_scope], day[in_scope])
-    placed = of_claim >= 0
+    of_claim = episode_of_claims(found, window, member[in_scope], _days(dates[in_scope]))
+    placed = in_scope[of_claim >= 0]
+    of_claim = of_claim[of_claim >= 0]
     count = len(found)
-    cost = np.bincount(of_claim[placed], weights=codes.amount[in_scope][placed],
-                       minlength=count)
-    lines = np.rint(np.bincount(of_claim[placed], weights=codes.lines[in_scope][placed],
-                                minlength=count)).astype(np.int64)
+    cost = np.bincount(of_claim, weights=codes.amount[placed], minlength=count)
+    lines = np.rint(np.bincount(of_claim, weights=codes.lines[placed], minlength=count)
+                    ).astype(np.int64)
     first = found["first_trigger"].to_numpy()
     start = found["start_day"].to_numpy().astype("datetime64[D]")
     return pd.DataFrame({
@@ -212,6 +218,11 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
         "triggers": np.bincount(of_trigger, minlength=count),
         "claims": lines, "cost": np.rint(cost).astype(np.int64),
     })
+
+
+def _days(dates: np.ndarray) -> np.ndarray:
+    """Dates as whole days since 1970-01-01."""
+    return dates.astype("datetime64[D]").astype(np.int64)
 
 
 def _winsorised(episodes: pd.DataFrame, percentiles) -> pd.DataFrame:
