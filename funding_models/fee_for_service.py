@@ -241,9 +241,8 @@ def _tables(settlement: list[dict], lines: pd.DataFrame, terms) -> list[Table]:
                     "max(F − G, 0), G = gross line value after tiers")]
     for level in ("provider", "domain"):
         detail = (lines.groupby(["year", level], observed=True, sort=True)
-                  .agg(lines=("lines", "sum"), unpriced_lines=("unpriced_lines", "sum"),
-                       claimed=("amount", "sum"), gross=("value", "sum"))
-                  .reset_index())
+                  [["lines", "unpriced_lines", "amount", "value"]].sum()
+                  .rename(columns={"amount": "claimed", "value": "gross"}).reset_index())
         detail[level] = detail[level].astype(str)
         detail["claimed"] = cents_to_units(detail["claimed"].to_numpy())
         detail["gross"] = cents_to_units(np.rint(detail["gross"].to_numpy()))

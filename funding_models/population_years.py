@@ -53,14 +53,15 @@ def year_figures(population: Population, years) -> dict[int, YearFigures]:
     """The population's :class:`YearFigures` for each year of ``years`` it has members in."""
     members = population.members
     scored = members["risk_score"].notna().to_numpy()
-    grouped = members.assign(
-        risk_months=np.where(scored, members["risk_score"] * members["member_months"], 0.0),
-        scored_months=np.where(scored, members["member_months"], 0.0),
-    ).groupby("year").agg(
-        members=("member", "size"), member_months=("member_months", "sum"),
-        spend=("spend", "sum"), counted_spend=("counted_spend", "sum"),
-        provider_spend=("provider_spend", "sum"), risk_months=("risk_months", "sum"),
-        scored_months=("scored_months", "sum"))
+    months = members["member_months"].to_numpy()
+    by_year = pd.DataFrame({
+        "year": members["year"].to_numpy(), "member_months": months,
+        **{column: members[column].to_numpy()
+           for column in ("spend", "counted_spend", "provider_spend")},
+        "risk_months": np.where(scored, members["risk_score"].to_numpy() * months, 0.0),
+        "scored_months": np.where(scored, months, 0.0),
+    }).groupby("year")
+    grouped = by_year.sum().assign(members=by_year.size())
     figures = {}
     for year, row in grouped.iterrows():  # one row per year of the run
         risk = row["risk_months"] / row["scored_months"] if row["scored_months"] else np.nan
@@ -186,8 +187,8 @@ def population_tables(figures: dict[int, YearFigures], population: Population,
         "counted_spend": "money", "provider_spend": "money", "mean_risk_score": "number"},
         note)]
     for level in ("domain", "provider"):
-        detail = population.spend.groupby(["year", level], observed=True, sort=True).agg(
-            amount=("amount", "sum"), lines=("lines", "sum")).reset_index()
+        detail = (population.spend.groupby(["year", level], observed=True, sort=True)
+                  [["amount", "lines"]].sum().reset_index())
         detail[level] = detail[level].astype(str)
         detail["amount"] = cents_to_units(detail["amount"].to_numpy())
         tables.append(Table(f"Population in-scope spend per year and {level}", detail,
