@@ -5,6 +5,7 @@ amount accepted + amount rejected, to the cent (:class:`InputFileReport`).
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -84,11 +85,20 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
         check_readable(path)
         file_kind(path)
     sheets = {p: workbook_sheets(p) for p in claim_paths if file_kind(p) == "xlsx"}
-
-    raws = {"claims": [read_table(p, CLAIMS, options.rename) for p in claim_paths],
-            **optional_tables(explicit, sheets, options)}
-    parsed, reports, rejected = validate_tables(raws, options)
     files = list(dict.fromkeys([*claim_paths, *(Path(p) for p in explicit.values() if p)]))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The readers let go of the interpreter while they read, so the claims are read
+        # in a thread while the other tables are read and the files hashed here. A
+        # claims file's error still comes first, as when the files are read in turn.
+        reading = pool.submit(lambda: [read_table(p, CLAIMS, options.rename)
+                                       for p in claim_paths])
+        try:
+            optional = optional_tables(explicit, sheets, options)
+            for path in files:
+                file_sha256(path)
+        finally:
+            claims = reading.result()
+    parsed, reports, rejected = validate_tables({"claims": claims, **optional}, options)
     return Inputs(
         claims=validation.accepted(parsed["claims"]),
         members=_accepted_or_none(parsed, "members"),

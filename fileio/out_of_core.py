@@ -108,7 +108,8 @@ class IdNumbers:
     def categorical(self, numbers: np.ndarray, also: pd.Index | None = None) -> pd.Categorical:
         """``numbers`` as a categorical of the ids they stand for, with sorted categories:
         the ids used, and ``also``."""
-        used = np.unique(numbers[numbers >= 0])
+        # The numbers are dense, so counting finds the used ones without a sort.
+        used = np.flatnonzero(np.bincount(numbers[numbers >= 0], minlength=len(self.ids)))
         ids = pd.Index(self.ids.to_numpy(zero_copy_only=False), dtype=object)
         categories = pd.Index(ids[used], dtype=object)
         if also is not None:
