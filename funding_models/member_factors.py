@@ -59,6 +59,12 @@ def book_factors(ledger: Ledger, terms, year: int) -> BookFactors:
     year : int
         The contract year t; ages are taken on 1 January of t.
     """
+    key = ("book_factors", year, terms.model_dump_json(
+        include={"risk_adjustment", "age_sex_factors", "normalize"}))
+    return ledger.remember(key, lambda: _book_factors(ledger, terms, year))
+
+
+def _book_factors(ledger: Ledger, terms, year: int) -> BookFactors:
     months = ledger.member_months
     book = months[(months["year"].to_numpy() == year) & (months["member_months"].to_numpy() > 0)]
     member = book["member"]

@@ -108,13 +108,28 @@ def _member_years(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
     """The population's members per year with their member months, before any spend.
 
     Shared (through the ledger's cache) by populations that differ only in the care they
-    count, such as a contract's and its spillover's.
+    count, such as a contract's and its spillover's; and, unless attributed by plurality
+    of spend, by a scenario's ledger (see :data:`MEMBERS_ONLY`).
     """
-    plurality_domains = (_domains_key(terms.attribution_domains or terms.scope.domains)
-                         if terms.attribution == "plurality" else None)
-    key = ("member_years", tuple(terms.provider), terms.scope.segment, terms.attribution,
-           plurality_domains, condition)
+    if terms.attribution == "plurality":
+        key = ("member_years by spend", tuple(terms.provider), terms.scope.segment,
+               _domains_key(terms.attribution_domains or terms.scope.domains), condition)
+    else:
+        key = ("member_years", tuple(terms.provider), terms.scope.segment,
+               terms.attribution, condition)
     return ledger.remember(key, lambda: _members_attributed(ledger, terms, condition))
+
+
+#: What a ledger's cache holds (by the first part of the key) that is worked out from
+#: the members, enrollment and attribution tables alone, not from the claims: a
+#: scenario's ledger, the same members with changed claims, starts with it.
+MEMBERS_ONLY = ("member_column", "attribution_grid", "member_years", "book_factors")
+
+
+def members_only(cache: dict) -> dict:
+    """The entries of a ledger's cache that do not depend on its claims
+    (:data:`MEMBERS_ONLY`)."""
+    return {key: value for key, value in cache.items() if key[0] in MEMBERS_ONLY}
 
 
 def _members_attributed(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:

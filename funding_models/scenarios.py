@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from funding_models.ledger import Ledger
-from funding_models.populations import PopulationError, attributed_by_column
+from funding_models.populations import PopulationError, attributed_by_column, members_only
 
 #: ``to_provider`` value that sends shifted care to the member's attributed provider.
 ATTRIBUTED = "attributed"
@@ -36,7 +36,8 @@ def apply_scenario(ledger: Ledger, scenario, years: Collection[int]) -> Ledger:
     Returns
     -------
     Ledger
-        A new ledger; its aggregates are computed afresh from the changed claims.
+        A new ledger; its aggregates are computed afresh from the changed claims (what
+        the ledger's cache holds from the members alone is kept).
 
     Raises
     ------
@@ -51,7 +52,9 @@ def apply_scenario(ledger: Ledger, scenario, years: Collection[int]) -> Ledger:
         in_years = claims["year"].isin(list(years)).to_numpy()
     for growth in scenario.growth or []:
         claims = _grown(claims, growth, in_years)
-    return dataclasses.replace(ledger, claims=claims)
+    changed = dataclasses.replace(ledger, claims=claims)
+    changed.cache.update(members_only(ledger.cache))
+    return changed
 
 
 def _matching(claims: pd.DataFrame, domain: str, care_codes, providers) -> np.ndarray:
