@@ -42,6 +42,8 @@ def as_text(column: pa.Array) -> pa.Array:
                      values.astype(str)),
             mask=np.isnan(values) if not whole.all() else None,
         )
+    elif pa.types.is_integer(column.type):
+        return pc.cast(column, pa.string())  # digits only: nothing to trim, never empty
     elif not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         column = pc.cast(column, pa.string())
     text = pc.utf8_trim_whitespace(column)
@@ -50,6 +52,8 @@ def as_text(column: pa.Array) -> pa.Array:
 
 def is_blank(column: pa.Array) -> np.ndarray:
     """True where the cell is empty (null or only white space; NaN in a float column)."""
+    if pa.types.is_dictionary(column.type):  # judged by its values (Parquet categoricals)
+        column = pc.cast(column, column.type.value_type)
     if pa.types.is_floating(column.type):
         return pc.fill_null(pc.is_nan(column), True).to_numpy(zero_copy_only=False)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
@@ -245,9 +249,12 @@ def _parse_with_format(text, date_format, values, problem, candidates):
     return values, problem
 
 
+#: The first and last day accepted.
+_FIRST_DAY, _LAST_DAY = np.datetime64("1900-01-01", "D"), np.datetime64("2199-12-31", "D")
+
+
 def _check_date_range(values: np.ndarray, problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    years = values.astype("datetime64[Y]").astype(np.int64) + 1970
-    out_of_range = ~np.isnat(values) & ((years < 1900) | (years > 2199))
+    out_of_range = ~np.isnat(values) & ((values < _FIRST_DAY) | (values > _LAST_DAY))
     problem[out_of_range] = "date outside the years 1900-2199"
     values = values.copy()
     values[out_of_range] = np.datetime64("NaT")

@@ -66,9 +66,10 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
         if array is None:
             columns[spec_column.name] = _absent(spec_column, n)
             continue
-        values, problem, blank = _parse_distinct(spec_column, array, decimal_comma, date_format)
+        values, problem = _parse_distinct(spec_column, array, decimal_comma, date_format)
         if not spec_column.blank_allowed:
-            problem = np.where(blank, "required value is blank", problem)
+            problem = np.where(_blank(spec_column, array, values), "required value is blank",
+                               problem)
         columns[spec_column.name] = values
         if spec_column.name == spec.amount_column:
             amount = values
@@ -101,9 +102,16 @@ def _absent(spec_column: ColumnSpec, n: int):
     return pd.array([""] * n if spec_column.name == "line" else [None] * n, dtype=TEXT)
 
 
+def _blank(spec_column: ColumnSpec, array: pa.Array, values) -> np.ndarray:
+    """Where the cells are blank: for text, where the parsed (trimmed) value is missing."""
+    if spec_column.kind in ("text", "lower_text", "upper_text"):
+        return np.asarray(pd.isna(values))
+    return parsing.is_blank(array)
+
+
 def _parse_distinct(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
-                    date_format: str | None) -> tuple[object, np.ndarray, np.ndarray]:
-    """Parse a column (values, problem, blank) once per distinct cell text.
+                    date_format: str | None) -> tuple[object, np.ndarray]:
+    """Parse a column (values, problem) once per distinct cell text.
 
     Every parser works cell by cell, so a text column with few distinct cells (dates,
     domains, care codes, quantities) is parsed on its distinct cells and spread back to
@@ -119,9 +127,8 @@ def _parse_distinct(spec_column: ColumnSpec, array: pa.Array, decimal_comma: boo
             distinct = encoded.dictionary
             values, problem = _parse_column(spec_column, distinct, decimal_comma, date_format)
             row = encoded.indices.to_numpy(zero_copy_only=False)
-            return (values.take(row), problem.take(row), parsing.is_blank(distinct).take(row))
-    values, problem = _parse_column(spec_column, array, decimal_comma, date_format)
-    return values, problem, parsing.is_blank(array)
+            return values.take(row), problem.take(row)
+    return _parse_column(spec_column, array, decimal_comma, date_format)
 
 
 def _few_distinct(array: pa.Array, distinct: pa.Array | None = None) -> bool:

@@ -379,8 +379,7 @@ def test_parsing_distinct_cells_once_equals_parsing_every_cell(pool, repeats):
 
     column = pa.array(pool * repeats, pa.string())
     for spec in CLAIMS.columns:
-        values, problem, blank = _parse_distinct(spec, column, False, None)
+        values, problem = _parse_distinct(spec, column, False, None)
         every_values, every_problem = _parse_column(spec, column, False, None)
         assert pd.Series(values).equals(pd.Series(every_values)), spec.name
         assert list(problem) == list(every_problem), spec.name
-        assert list(blank) == list(is_blank(column)), spec.name

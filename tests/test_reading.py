@@ -360,6 +360,27 @@ def test_parquet_decimal_dictionary_and_nullable_integer_columns(tmp_path):
     assert claims["amount"].tolist() == [268, -100, 300]  # 267.5 -> 268, -100.5 -> -100
 
 
+def test_parquet_dictionary_cells_of_white_space_are_blank(tmp_path):
+    """A categorical (dictionary) column, as pandas writes one, is judged by its text:
+    a member id or service date of spaces is a blank required value, not an id."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "c.parquet"
+    pq.write_table(pa.table({
+        "claim_id": ["C1", "C2", "C3"],
+        "member_id": pa.array(["M1", "  ", "M1"]).dictionary_encode(),
+        "provider_id": ["P1", "P1", "P1"],
+        "service_date": pa.array(["2024-01-15", "2024-01-15", " "]).dictionary_encode(),
+        "domain": ["gp", "gp", "gp"],
+        "amount": [1.0, 2.0, 3.0],
+    }), path)
+    inputs = read(path)
+    assert inputs.claims["claim_id"].tolist() == ["C1"]
+    assert rejects(inputs) == [(2, "member_id", "required value is blank"),
+                               (3, "service_date", "required value is blank")]
+
+
 @pytest.mark.parametrize("kind", FORMATS)
 def test_a_missing_required_column_names_the_file_and_the_column(tmp_path, kind):
     header = [h for h in HEADER if h != "amount"] + ["Bedrag"]
