@@ -44,6 +44,11 @@ class ClaimCodes:
     lines: np.ndarray
 
 
+#: Up to this many values, :meth:`Ledger.among` compares the codes with each (fast on
+#: small integers) rather than looking every row up in a table.
+AMONG_BY_COMPARISON = 8
+
+
 @dataclass(frozen=True)
 class Ledger:
     """Claims and members of a run, aggregated for settlement.
@@ -118,8 +123,16 @@ class Ledger:
         """Per row of the claims, whether its ``column`` (``domain``, ``provider`` or
         ``care_code``) is one of ``values``; a blank never is."""
         categories = self.claims[column].cat.categories
-        listed = np.append(np.asarray(categories.isin(list(values)), dtype=bool), False)
-        return listed[getattr(self.codes, column)]  # code -1 reads the appended False
+        wanted = np.flatnonzero(categories.isin(list(values)))
+        codes = getattr(self.codes, column)
+        if len(wanted) > AMONG_BY_COMPARISON:
+            listed = np.zeros(len(categories) + 1, dtype=bool)
+            listed[wanted] = True
+            return listed[codes]  # code -1 reads the last place, False
+        chosen = np.zeros(len(codes), dtype=bool)
+        for code in wanted.tolist():  # Python ints compare in the codes' own small type
+            chosen |= codes == code
+        return chosen
 
     def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """``compute()``, worked out once per ledger for ``key`` and kept in :attr:`cache`."""
