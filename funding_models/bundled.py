@@ -183,7 +183,7 @@ def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:
     trigger = np.flatnonzero(
         usable & ledger.among("care_code", terms.bundle.trigger_codes)
         & ledger.among("provider", terms.provider)
-        & np.isin(claims["year"].to_numpy(), opening_years)
+        & np.isin(ledger.years, opening_years)[codes.year_index]
         & (claims["amount"].to_numpy() > 0))
     member = codes.member
     # Only the claims of members with a trigger can fall in an episode.

@@ -194,9 +194,8 @@ def _attributed(ledger: Ledger, terms, months: pd.DataFrame) -> pd.DataFrame:
         return months[in_member_years(ledger, chosen, member_year_keys(ledger, months))
                       ].reset_index(drop=True)
     providers, grid = _attribution_grid_of(ledger)
-    contract = providers.get_indexer(list(terms.provider))
-    wanted = np.isin(grid[member_year_keys(ledger, months)], contract[contract >= 0])
-    return months[wanted].reset_index(drop=True)
+    contract = np.append(providers.isin(terms.provider), False)  # grid's -1 reads False
+    return months[contract[grid[member_year_keys(ledger, months)]]].reset_index(drop=True)
 
 
 def attributed_by_column(ledger: Ledger, member_years: pd.DataFrame) -> pd.DataFrame:
