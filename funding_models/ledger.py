@@ -44,8 +44,8 @@ class ClaimCodes:
     lines: np.ndarray
 
 
-#: Up to this many values, :meth:`Ledger.among` compares the codes with each (fast on
-#: small integers) rather than looking every row up in a table.
+#: Up to this many values, :func:`among` compares the codes with each (fast on small
+#: integers) rather than looking every row up in a table.
 AMONG_BY_COMPARISON = 8
 
 
@@ -122,17 +122,7 @@ class Ledger:
     def among(self, column: str, values) -> np.ndarray:
         """Per row of the claims, whether its ``column`` (``domain``, ``provider`` or
         ``care_code``) is one of ``values``; a blank never is."""
-        categories = self.claims[column].cat.categories
-        wanted = np.flatnonzero(categories.isin(list(values)))
-        codes = getattr(self.codes, column)
-        if len(wanted) > AMONG_BY_COMPARISON:
-            listed = np.zeros(len(categories) + 1, dtype=bool)
-            listed[wanted] = True
-            return listed[codes]  # code -1 reads the last place, False
-        chosen = np.zeros(len(codes), dtype=bool)
-        for code in wanted.tolist():  # Python ints compare in the codes' own small type
-            chosen |= codes == code
-        return chosen
+        return among(self.claims[column], values)
 
     def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """``compute()``, worked out once per ledger for ``key`` and kept in :attr:`cache`."""
@@ -165,6 +155,28 @@ class Ledger:
     def providers(self) -> list[str]:
         """The providers that billed claims, sorted."""
         return [str(p) for p in self.claims["provider"].cat.categories]
+
+
+def among(column: pd.Series, values) -> np.ndarray:
+    """Per row of a categorical column, whether its value is one of ``values``; a blank
+    never is. Worked out on the integer codes, not on a string per row.
+
+    Examples
+    --------
+    >>> among(pd.Series(["gp", "lab", None, "gp"], dtype="category"), ["gp"]).tolist()
+    [True, False, False, True]
+    """
+    categories = column.cat.categories
+    wanted = np.flatnonzero(categories.isin(list(values)))
+    codes = column.cat.codes.to_numpy()
+    if len(wanted) > AMONG_BY_COMPARISON:
+        listed = np.zeros(len(categories) + 1, dtype=bool)
+        listed[wanted] = True
+        return listed[codes]  # code -1 reads the last place, False
+    chosen = np.zeros(len(codes), dtype=bool)
+    for code in wanted.tolist():  # Python ints compare in the codes' own small type
+        chosen |= codes == code
+    return chosen
 
 
 #: Decimals a sum of quantities is kept to (quantities are read to far fewer).

@@ -14,7 +14,7 @@ from typing import Collection
 import numpy as np
 import pandas as pd
 
-from funding_models.ledger import Ledger
+from funding_models.ledger import Ledger, among
 from funding_models.populations import PopulationError, attributed_by_column, members_only
 
 #: ``to_provider`` value that sends shifted care to the member's attributed provider.
@@ -46,10 +46,10 @@ def apply_scenario(ledger: Ledger, scenario, years: Collection[int]) -> Ledger:
         has one (members without one keep the claim's own provider).
     """
     claims = ledger.claims
-    in_years = claims["year"].isin(list(years)).to_numpy()
+    in_years = _in_years(ledger, claims, years)
     for shift in scenario.shift or []:
         claims = _shifted(ledger, claims, shift, in_years)
-        in_years = claims["year"].isin(list(years)).to_numpy()
+        in_years = _in_years(ledger, claims, years)
     for growth in scenario.growth or []:
         claims = _grown(claims, growth, in_years)
     changed = dataclasses.replace(ledger, claims=claims)
@@ -57,13 +57,19 @@ def apply_scenario(ledger: Ledger, scenario, years: Collection[int]) -> Ledger:
     return changed
 
 
+def _in_years(ledger: Ledger, claims: pd.DataFrame, years: Collection[int]) -> np.ndarray:
+    """Per row of ``claims`` (the ledger's, or changed from them), whether its year is
+    one of ``years``."""
+    listed = np.isin(ledger.years, list(years))
+    return listed[claims["year"].to_numpy() - ledger.years[0]]
+
+
 def _matching(claims: pd.DataFrame, domain: str, care_codes, providers) -> np.ndarray:
-    # Compared as categoricals: on their codes, not on a string per claim line.
-    chosen = (claims["domain"] == domain).to_numpy().copy()
+    chosen = among(claims["domain"], [domain])
     if care_codes:
-        chosen &= claims["care_code"].isin(care_codes).to_numpy()
+        chosen &= among(claims["care_code"], care_codes)
     if providers:
-        chosen &= claims["provider"].isin(providers).to_numpy()
+        chosen &= among(claims["provider"], providers)
     return chosen
 
 
@@ -116,7 +122,7 @@ def _grown(claims: pd.DataFrame, growth, in_years: np.ndarray) -> pd.DataFrame:
 def claims_changed(ledger: Ledger, scenario, years: Collection[int]) -> int:
     """How many claim lines of ``years`` the scenario's shifts and growths select."""
     claims = ledger.claims
-    in_years = claims["year"].isin(list(years)).to_numpy()
+    in_years = _in_years(ledger, claims, years)
     selected = np.zeros(len(claims), dtype=bool)
     for change in [*(s.from_ for s in scenario.shift or []), *(scenario.growth or [])]:
         selected |= _matching(claims, change.domain, change.care_codes, change.provider)
