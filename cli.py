@@ -172,12 +172,12 @@ def main():
 @click.option("--strict", is_flag=True, help="Exit with status 1 when any input row was rejected.")
 @click.option("--engine", type=click.Choice(["auto", "memory", "duckdb"]), default="auto",
               show_default=True,
-              help="memory: every claim line in memory. duckdb: claims from Parquet files "
-                   "or folders of them, read in batches and summed out of core within "
+              help="memory: every claim line in memory. duckdb: claims from Parquet or CSV "
+                   "files or folders of them, read in batches and summed out of core within "
                    "--memory-limit, for claims larger than memory (pip install "
-                   "'fundcalc[large]'). auto: duckdb for a folder, or Parquet claims of 2 "
-                   "million lines or more, when DuckDB is installed; else memory. Both give "
-                   "the same results.")
+                   "'fundcalc[large]'). auto: duckdb for a folder, Parquet claims of 2 "
+                   "million lines or more, or CSV claims of 150 MB or more, when DuckDB is "
+                   "installed; else memory. Both give the same results.")
 @click.option("--memory-limit", default="1GB", show_default=True,
               help="With --engine duckdb: DuckDB's memory limit (e.g. 1GB); beyond it, "
                    "work spills to the temporary folder.")
@@ -201,7 +201,7 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
 
     CLAIMS are one or more .xlsx, .csv or .parquet files; a workbook may also carry the
     members, fee_schedule, enrollment and attribution sheets. Out of core (--engine),
-    CLAIMS are Parquet files or folders of them. Rejected rows are listed in the workbook's
+    CLAIMS are Parquet or CSV files or folders of them. Rejected rows are listed in the workbook's
     Rejected sheet with their reasons.
     """
     from fileio.jobs import compare_files, write_summary_json

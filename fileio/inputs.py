@@ -194,6 +194,15 @@ def _accepted_or_none(parsed: dict[str, validation.ParsedTable], name: str) -> p
     return validation.accepted(parsed[name]) if name in parsed else None
 
 
+def malformed_rejects(raw: RawTable, table: str) -> pd.DataFrame:
+    """The CSV lines of ``raw`` set aside as malformed, as rejected rows."""
+    return pd.DataFrame({
+        "file": raw.file, "sheet": raw.sheet, "table": table,
+        "row": [m[0] for m in raw.malformed], "column": "",
+        "value": [m[1] for m in raw.malformed], "reason": [m[2] for m in raw.malformed],
+    }, columns=list(REJECTED_COLUMNS))
+
+
 def _reconcile(parsed: dict[str, validation.ParsedTable], raws: dict[str, list[RawTable]]
                ) -> tuple[list[InputFileReport], pd.DataFrame]:
     """One report per table and file, and every rejected row (malformed lines included)."""
@@ -207,11 +216,7 @@ def _reconcile(parsed: dict[str, validation.ParsedTable], raws: dict[str, list[R
             in_file = ((frame["_file"] == raw.file) & (frame["_sheet"] == raw.sheet)).to_numpy()
             malformed = len(raw.malformed)
             if malformed:
-                rejected_parts.append(pd.DataFrame({
-                    "file": raw.file, "sheet": raw.sheet, "table": name,
-                    "row": [m[0] for m in raw.malformed], "column": "",
-                    "value": [m[1] for m in raw.malformed], "reason": [m[2] for m in raw.malformed],
-                }, columns=list(REJECTED_COLUMNS)))
+                rejected_parts.append(malformed_rejects(raw, name))
             amounts = None if table.amount_cents is None else table.amount_cents[in_file]
             good = ok[in_file]
             hashes.setdefault(raw.file, file_sha256(Path(raw.file)))

@@ -1,8 +1,8 @@
 """Claims larger than memory: read a batch at a time, checked by the same rules, summed
 by DuckDB within a memory limit.
 
-The claim lines are read from Parquet files a batch at a time and parsed by the rules of
-the in-memory path (:mod:`fileio.validation`). Each line that parses gets its contract
+The claim lines are read from Parquet or CSV files a batch at a time and parsed by the
+rules of the in-memory path (:mod:`fileio.validation`). Each line that parses gets its contract
 year and whether it falls within its member's enrollment, and is written to a temporary
 Parquet file. DuckDB then applies the rules that look across all lines (repeated claim
 keys, then members missing from the members table) and sums the accepted lines, spilling
@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -32,8 +33,9 @@ import pyarrow.parquet as pq
 
 from fileio import validation
 from fileio.errors import InputError
-from fileio.inputs import ReadOptions, nothing_accepted, optional_tables, validate_tables
-from fileio.sources import check_readable, file_sha256, parquet_batches
+from fileio.inputs import (ReadOptions, malformed_rejects, nothing_accepted, optional_tables,
+                           validate_tables)
+from fileio.sources import check_readable, csv_batches, file_sha256, parquet_batches
 from fileio.tables import CLAIMS
 from funding_models.ledger import Ledger, assemble_ledger, enrollment_lookup
 from funding_models.periods import MergedSpans, contract_year
@@ -215,6 +217,14 @@ class LargeInputs:
 #: as fast as the in-memory path and needs less than half its memory.
 AUTO_LINES = 2_000_000
 
+#: CSV bytes from which ``--engine auto`` reads CSV claims out of core: about
+#: :data:`AUTO_LINES` lines of a claims export.
+AUTO_CSV_BYTES = 150 * 2**20
+
+#: The claims files the out-of-core engine reads, by their extension.
+_BATCH_READERS = {".parquet": parquet_batches, ".pq": parquet_batches,
+                  ".csv": csv_batches, ".txt": csv_batches}
+
 
 def engine_for(choice: str, claims: Sequence[Path], memory_limit: str
                ) -> EngineOptions | None:
@@ -224,7 +234,8 @@ def engine_for(choice: str, claims: Sequence[Path], memory_limit: str
     ----------
     choice : {"auto", "memory", "duckdb"}
         ``auto`` reads out of core when DuckDB is installed and the claims are a folder,
-        or Parquet files of at least :data:`AUTO_LINES` lines together.
+        Parquet files of at least :data:`AUTO_LINES` lines together, or CSV files of at
+        least :data:`AUTO_CSV_BYTES`.
     claims : sequence of Path
         The claims paths given.
     memory_limit : str
@@ -236,38 +247,44 @@ def engine_for(choice: str, claims: Sequence[Path], memory_limit: str
         return EngineOptions(memory_limit)
     paths = [Path(p) for p in claims]
     if importlib.util.find_spec("duckdb") is None or not all(
-            p.is_dir() or p.suffix.lower() in (".parquet", ".pq") for p in paths):
+            p.is_dir() or p.suffix.lower() in _BATCH_READERS for p in paths):
         return None
     if any(p.is_dir() for p in paths):
         return EngineOptions(memory_limit)
     try:
-        lines = sum(pq.ParquetFile(p).metadata.num_rows for p in claims_files(paths))
+        files = claims_files(paths)
+        lines = sum(pq.ParquetFile(p).metadata.num_rows for p in files
+                    if _BATCH_READERS[p.suffix.lower()] is parquet_batches)
+        text = sum(p.stat().st_size for p in files
+                   if _BATCH_READERS[p.suffix.lower()] is csv_batches)
     except (InputError, pa.ArrowException, OSError):
         return None  # the in-memory reader says what is wrong with the file
-    return EngineOptions(memory_limit) if lines >= AUTO_LINES else None
+    large = lines >= AUTO_LINES or text >= AUTO_CSV_BYTES
+    return EngineOptions(memory_limit) if large else None
 
 
 def claims_files(paths: Sequence[Path]) -> list[Path]:
-    """The Parquet files of the claims: each file given, and the ``.parquet`` (or ``.pq``)
-    files of each folder given (sorted by name).
+    """The Parquet and CSV files of the claims: each file given, and the ``.parquet``
+    (``.pq``) and ``.csv`` (``.txt``) files of each folder given (sorted by name).
 
     Raises
     ------
     InputError
-        For a file that is not Parquet, or a folder without Parquet files.
+        For a file of another kind (a workbook), or a folder without such files.
     """
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             found = sorted(p for p in path.iterdir()
-                           if p.suffix.lower() in (".parquet", ".pq") and p.is_file())
+                           if p.suffix.lower() in _BATCH_READERS and p.is_file())
             if not found:
-                raise InputError(f"{path}: a folder without .parquet files; the out-of-core "
-                                 "engine reads claims from Parquet.")
+                raise InputError(f"{path}: a folder without .parquet or .csv files; the "
+                                 "out-of-core engine reads claims from Parquet or CSV.")
             files += found
-        elif path.suffix.lower() not in (".parquet", ".pq"):
-            raise InputError(f"{path}: the out-of-core engine reads claims from Parquet "
-                             "files (convert the file, or run without --engine duckdb).")
+        elif path.suffix.lower() not in _BATCH_READERS:
+            raise InputError(f"{path}: the out-of-core engine reads claims from Parquet or "
+                             "CSV files (save the sheet as CSV, or run without --engine "
+                             "duckdb).")
         else:
             check_readable(path)
             files.append(path)
@@ -284,7 +301,7 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     Parameters
     ----------
     claims : sequence of Path
-        Parquet files, or folders of them.
+        Parquet or CSV files, or folders of them.
     tables : dict
         Path (or None) of the ``members``, ``fee_schedule``, ``enrollment`` and
         ``attribution`` tables; these are read in memory.
@@ -330,7 +347,7 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
                 listed = members["member_id"].astype(str).unique()
                 numbers["member_id"] = IdNumbers(listed)
                 spans = enrollment_lookup(members, enrollment, pd.CategoricalDtype(listed))
-            counts, parse_rejects = _load_lines(connection, Path(folder), files, options,
+            counts, parse_rejects, malformed = _load_lines(connection, Path(folder), files, options,
                                                 spans, year_start_month, line_by_line,
                                                 numbers, engine, progress)
             progress("checking claim keys and members")
@@ -353,7 +370,10 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
         fee_schedule=(validation.accepted(parsed["fee_schedule"]) if "fee_schedule" in parsed
                       else None),
         year_start_month=year_start_month, member_months_convention=member_months_convention)
-    all_rejects = pd.concat([_sorted_rejects(claim_rejects, files), rejected], ignore_index=True)
+    # As in memory: the claims' rejected rows in file and row order, then their malformed
+    # CSV lines, then the other tables'.
+    all_rejects = pd.concat([_sorted_rejects(claim_rejects, files), *malformed, rejected],
+                            ignore_index=True)
     all_rejects["row"] = pd.array(all_rejects["row"], dtype="Int64")
     return LargeInputs(ledger, claim_reports + reports, all_rejects)
 
@@ -376,20 +396,31 @@ def _engine_failure(error: Exception, engine: EngineOptions, folder: str) -> str
 def _load_lines(connection, folder: Path, files: list[Path], options: ReadOptions,
                 spans: MergedSpans | None, year_start_month: int, line_by_line: LineByLine,
                 numbers: dict[str, IdNumbers], engine: EngineOptions, progress
-                ) -> tuple[list[dict], list[pd.DataFrame]]:
+                ) -> tuple[list[dict], list[pd.DataFrame], list[pd.DataFrame]]:
     """Parse every batch; write the lines that parse to Parquet files in ``folder``, seen
     by DuckDB as the view ``lines``. Returns per file the rows, amount and blank rows
-    read, and the rows rejected while parsing."""
+    read, the rows rejected while parsing, and the malformed CSV lines (in file and line
+    order).
+
+    The next batch is read, and the last one written, in threads of their own while a
+    batch is parsed: Arrow lets go of the interpreter while it reads and writes Parquet.
+    """
     written = [folder / "lines-empty.parquet"]
     pq.write_table(_LINES.empty_table(), written[0])
     counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
-    rejects = []
-    for index, path in enumerate(files):
-        batches = parquet_batches(path, CLAIMS, options.rename, engine.batch_rows)
-        for number, raw in enumerate(batches):
+    rejects, malformed = [], []
+    batches = ((index, number, raw) for index, path in enumerate(files)
+               for number, raw in enumerate(_BATCH_READERS[path.suffix.lower()](
+                   path, CLAIMS, options.rename, engine.batch_rows)))
+    with ThreadPoolExecutor(max_workers=1) as reader, \
+            ThreadPoolExecutor(max_workers=1) as writer:
+        writing = writer.submit(lambda: None)
+        for index, number, raw in _read_ahead(batches, reader):
             table = validation.parse_raw(raw, CLAIMS, decimal_comma=options.decimal_comma,
                                          date_format=options.date_format)
-            counts[index]["rows"] += len(raw.rows)
+            counts[index]["rows"] += len(raw.rows) + len(raw.malformed)
+            if raw.malformed:
+                malformed.append(malformed_rejects(raw, CLAIMS.name))
             counts[index]["amount"] += int(table.amount_cents.sum())
             counts[index]["blank"] += raw.blank_rows
             ok = table.ok
@@ -398,13 +429,24 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
             lines = _keyed_lines(table.frame.loc[ok], index, numbers, spans,
                                  year_start_month, line_by_line)
             written.append(folder / f"lines-{index}-{number}.parquet")
+            writing.result()  # one batch waits to be written at most: memory stays flat
             # Without dictionaries: quicker to write, and most columns are numbers.
-            pq.write_table(lines, written[-1], use_dictionary=False)
-            progress(f"reading {path.name}: {counts[index]['rows']:,} lines")
+            writing = writer.submit(pq.write_table, lines, written[-1], use_dictionary=False)
+            progress(f"reading {files[index].name}: {counts[index]['rows']:,} lines")
+        writing.result()
     # A list of files, not a pattern: the folder's name may hold glob characters.
     listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in written)
     connection.execute(f"CREATE VIEW lines AS SELECT * FROM read_parquet([{listed}])")
-    return counts, rejects
+    return counts, rejects, malformed
+
+
+def _read_ahead(batches: Iterator, reader: ThreadPoolExecutor) -> Iterator:
+    """The items of ``batches``, each next one read by ``reader`` while the caller works
+    on the one before (one call of ``next`` at a time, so a generator is safe)."""
+    pending = reader.submit(next, batches, None)
+    while (item := pending.result()) is not None:
+        pending = reader.submit(next, batches, None)
+        yield item
 
 
 def _keyed_lines(frame: pd.DataFrame, file_index: int, numbers: dict[str, IdNumbers],

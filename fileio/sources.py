@@ -10,9 +10,11 @@ twenty times faster than openpyxl cell by cell and without a Python object per c
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -324,8 +326,55 @@ def _sniff_csv(path: Path) -> tuple[str, str, list[list[str]]]:
                                  for line in lines]
 
 
-def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool
-              ) -> RawTable:
+@dataclass
+class _CsvLayout:
+    """How a CSV file is laid out: encoding, delimiter, where the header is and which of
+    its fields are the spec's columns; ``malformed`` collects the lines set aside."""
+
+    encoding: str
+    delimiter: str
+    header_index: int
+    header: list[str]
+    found: dict[str, int]
+    malformed: list[tuple[int | None, str, str]] = field(default_factory=list)
+
+    @property
+    def field_names(self) -> list[str]:
+        return [f"f{i}" for i in range(len(self.header))]
+
+    def fields(self, all_columns: bool = False) -> list[str]:
+        """The fields to read: the spec's columns, or every field."""
+        names = self.field_names
+        return names if all_columns else [names[self.found[n]] for n in self.found]
+
+    def options(self, encoding: str, threads: bool, all_columns: bool = False,
+                block_size: int | None = None) -> dict:
+        """pyarrow's CSV options: every field as text; a line with another number of
+        fields than the header is set aside into ``malformed``."""
+        def keep_aside(row) -> str:
+            reason = f"has {row.actual_columns} fields where the header has {row.expected_columns}"
+            self.malformed.append((row.number, row.text, reason))
+            return "skip"
+
+        return {
+            "read_options": pacsv.ReadOptions(
+                skip_rows=self.header_index + 1, column_names=self.field_names,
+                encoding=encoding, use_threads=threads,
+                **({} if block_size is None else {"block_size": block_size})),
+            "parse_options": pacsv.ParseOptions(
+                delimiter=self.delimiter, ignore_empty_lines=False,
+                invalid_row_handler=keep_aside, newlines_in_values=True),
+            "convert_options": pacsv.ConvertOptions(
+                column_types={f: pa.string() for f in self.field_names},
+                include_columns=self.fields(all_columns)),
+        }
+
+    def first_line(self) -> int:
+        """The line number of the first data line."""
+        return self.header_index + 2
+
+
+def _csv_layout(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayout:
     encoding, delimiter, preview = _sniff_csv(path)
     try:
         header_index = _find_header(preview, spec, rename)
@@ -336,61 +385,128 @@ def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: 
         raise _in_context(str(path), error) from None
     if header and header[0].startswith("\ufeff"):
         header[0] = header[0][1:]
-    field_names = [f"f{i}" for i in range(len(header))]
-    malformed: list[tuple[int | None, str, str]] = []
+    return _CsvLayout(encoding, delimiter, header_index, header, found)
 
-    def keep_aside(row) -> str:
-        reason = f"has {row.actual_columns} fields where the header has {row.expected_columns}"
-        malformed.append((row.number, row.text, reason))
-        return "skip"
 
-    def read(threads: bool) -> pa.Table:
-        malformed.clear()
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(skip_rows=header_index + 1, column_names=field_names,
-                                           encoding=encoding, use_threads=threads),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, ignore_empty_lines=False,
-                                             invalid_row_handler=keep_aside,
-                                             newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={f: pa.string() for f in field_names},
-                include_columns=(field_names if all_columns
-                                 else [field_names[found[n]] for n in found])),
-        )
+def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool
+              ) -> RawTable:
+    layout = _csv_layout(path, spec, rename)
 
-    def read_all() -> pa.Table:
-        table = read(threads=True)
-        if any(number is None for number, _, _ in malformed):
-            table = read(threads=False)  # only a single thread knows the line numbers
+    def read(encoding: str) -> pa.Table:
+        layout.malformed.clear()
+        table = pacsv.read_csv(path, **layout.options(encoding, True, all_columns))
+        if any(number is None for number, _, _ in layout.malformed):
+            layout.malformed.clear()  # only a single thread knows the line numbers
+            table = pacsv.read_csv(path, **layout.options(encoding, False, all_columns))
         return table
 
     try:
-        try:
-            table = read_all()
-        except pa.ArrowInvalid as error:
-            if encoding != "utf-8" or "invalid UTF8" not in str(error):
-                raise
-            encoding = "cp1252"  # the sniffed first megabyte was UTF-8, a later line is not
-            table = read_all()
+        table = _read_with_fallback(layout.encoding, read)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read the CSV ({first_line(error)}).") from None
-    columns = {n: table.column(field_names[found[n]]).combine_chunks() for n in found}
+    names = layout.field_names
+    columns = {n: table.column(names[layout.found[n]]).combine_chunks() for n in layout.found}
     # Line numbers hold while no quoted value spans lines (the usual export).
-    rows = np.arange(table.num_rows, dtype=np.int64) + header_index + 2
-    if malformed:
-        rows = _renumber_around(rows, [number for number, _, _ in malformed])
-    as_given = (list(zip(_headers_as_given(header),
-                         (table.column(f).combine_chunks() for f in field_names)))
+    rows = _renumber_around(np.arange(table.num_rows, dtype=np.int64) + layout.first_line(),
+                            [n for n, _, _ in layout.malformed if n is not None])
+    as_given = (list(zip(_headers_as_given(layout.header),
+                         (table.column(f).combine_chunks() for f in names)))
                 if all_columns else None)
     columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
-    return RawTable(str(path), "", columns, rows, blank, malformed, as_given)
+    return RawTable(str(path), "", columns, rows, blank, list(layout.malformed), as_given)
 
 
-def _renumber_around(rows: np.ndarray, skipped: list[int | None]) -> np.ndarray:
-    """Line numbers of the rows kept when the ``skipped`` lines were set aside."""
-    lines = np.arange(rows[0] if len(rows) else 0, rows[-1] + len(skipped) + 1 if len(rows) else 0)
-    return np.setdiff1d(lines, [n for n in skipped if n is not None])[: len(rows)]
+def _read_with_fallback(encoding: str, read):
+    """``read(encoding)``; when the sniffed first megabyte was UTF-8 but a later line is
+    not, ``read("cp1252")``."""
+    try:
+        return read(encoding)
+    except pa.ArrowInvalid as error:
+        if encoding != "utf-8" or "invalid UTF8" not in str(error):
+            raise
+        return read("cp1252")
+
+
+def csv_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_rows: int
+                ) -> Iterator[RawTable]:
+    """Read ``spec``'s columns of a CSV file about ``batch_rows`` rows at a time, for files
+    larger than memory; rows, blank rows and malformed lines come out as :func:`read_table`
+    gives them (each malformed line with the batch read when it was found).
+
+    Raises
+    ------
+    InputError
+        When the file cannot be read or lacks a required column.
+    """
+    layout = _csv_layout(path, spec, rename)
+    try:
+        # As in memory, a file whose chosen columns are not all UTF-8 is read as cp1252:
+        # known before the first batch, by a quick check of the bytes (then, only if
+        # they are not all UTF-8, by a read that keeps nothing).
+        encoding = layout.encoding
+        if encoding == "utf-8" and not _all_utf8(path):
+            encoding = _read_with_fallback(encoding, lambda e: _stream_through(path, layout, e))
+        yield from _csv_chunks(path, layout, encoding, batch_rows)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as error:
+        raise InputError(f"{path}: cannot read the CSV ({first_line(error)}).") from None
+
+
+def _all_utf8(path: Path) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 24), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _stream_through(path: Path, layout: _CsvLayout, encoding: str) -> str:
+    """Read the whole file, keeping nothing: ``encoding`` if pyarrow takes it."""
+    for _ in pacsv.open_csv(path, **layout.options(encoding, False)):
+        pass
+    layout.malformed.clear()
+    return encoding
+
+
+def _csv_chunks(path: Path, layout: _CsvLayout, encoding: str, batch_rows: int
+                ) -> Iterator[RawTable]:
+    names = layout.field_names
+    reader = pacsv.open_csv(path, **layout.options(encoding, False, block_size=1 << 24))
+    next_line = layout.first_line()
+    skipped: list[int] = []  # numbers of the malformed lines not yet passed
+    pending = None
+    for batch in itertools.chain(reader, [None]):
+        if batch is not None:
+            block = pa.Table.from_batches([batch])
+            pending = block if pending is None else pa.concat_tables([pending, block])
+        while pending is not None and (pending.num_rows >= batch_rows or batch is None):
+            chunk, pending = pending.slice(0, batch_rows), pending.slice(batch_rows)
+            pending = pending if pending.num_rows else None
+            malformed = list(layout.malformed)
+            layout.malformed.clear()
+            skipped += [n for n, _, _ in malformed if n is not None]
+            rows = _renumber_around(np.arange(next_line, next_line + chunk.num_rows), skipped)
+            next_line = int(rows[-1]) + 1 if len(rows) else next_line
+            skipped = [n for n in skipped if n >= next_line]
+            columns = {n: chunk.column(names[layout.found[n]]).combine_chunks()
+                       for n in layout.found}
+            columns, rows, blank, _ = _drop_blank_rows(columns, rows)
+            yield RawTable(str(path), "", columns, rows, blank, malformed)
+    if layout.malformed:  # malformed lines after the last row
+        yield RawTable(str(path), "", {n: pa.array([], pa.string()) for n in layout.found},
+                       np.arange(0, dtype=np.int64), 0, list(layout.malformed))
+
+
+def _renumber_around(rows: np.ndarray, skipped: list[int]) -> np.ndarray:
+    """Line numbers of the rows kept when the ``skipped`` lines were set aside (``rows``:
+    their numbers counted as if none was)."""
+    if not skipped or not len(rows):
+        return rows
+    lines = np.arange(rows[0], rows[-1] + len(skipped) + 1)
+    return np.setdiff1d(lines, skipped)[: len(rows)]
 
 
 def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool

@@ -1,6 +1,6 @@
 """The out-of-core engine (DuckDB) gives the in-memory path's results.
 
-The sample, with its faulty rows, is written as Parquet; its claims are split into a
+The sample, with its faulty rows, is written as Parquet (and, for the CSV tests, as CSV); its claims are split into a
 folder of three files, shuffled, with repeated keys and a member missing from the members
 table among them. Both paths read the same files; the out-of-core one in batches of 700
 lines with DuckDB limited to 64 MB. The contracts are the sample's (all four models, an
@@ -101,12 +101,52 @@ def test_the_same_rows_are_rejected_for_the_same_reasons(both):
     assert "member not in the members table" in reasons
 
 
-def test_claims_must_be_parquet(sample, tmp_path):
-    (tmp_path / "claims.csv").write_text("claim_id\n1\n", encoding="utf-8")
-    with pytest.raises(InputError, match="reads claims from Parquet"):
-        claims_files([tmp_path / "claims.csv"])
-    with pytest.raises(InputError, match="without .parquet files"):
+def test_claims_must_be_parquet_or_csv(sample, tmp_path):
+    (tmp_path / "claims.xlsx").write_bytes(b"")
+    with pytest.raises(InputError, match="reads claims from Parquet or CSV"):
+        claims_files([tmp_path / "claims.xlsx"])
+    with pytest.raises(InputError, match="without .parquet or .csv files"):
         claims_files([tmp_path])
+
+
+@pytest.fixture(scope="module")
+def csv_sample(tmp_path_factory) -> Path:
+    """The sample's faulty claims as a folder of three shuffled CSV files with a title
+    row, malformed lines (too many and too few fields, one the last line) and blank
+    lines; the other tables as CSV too."""
+    folder = tmp_path_factory.mktemp("large_csv")
+    write_sample(folder, members=500, formats=("csv",))
+    contracts = with_plurality_contract((folder / "contracts.yaml").read_text(encoding="utf-8"))
+    (folder / "contracts.yaml").write_text(contracts, encoding="utf-8")
+    header, *lines = (folder / "claims.csv").read_text(encoding="utf-8").splitlines()
+    (folder / "claims.csv").unlink()
+    lines = [lines[i] for i in np.random.default_rng(5).permutation(len(lines))]
+    parts = folder / "claims"
+    parts.mkdir()
+    for i, chunk in enumerate(np.array_split(np.arange(len(lines)), 3)):
+        body = [lines[j] for j in chunk]
+        body[5:5] = ["", f"one,field,too,many,{body[5]}"]
+        body[700:700] = [",,,,,,,,,", "too,few"]
+        text = "\n".join([f"Claims export, part {i}", header, *body, "last,line,short"])
+        (parts / f"part-{i}.csv").write_text(text + "\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("batch_rows", [997, 1_000_000])
+def test_csv_claims_out_of_core_give_the_same_as_in_memory(csv_sample, batch_rows):
+    files = claims_files([csv_sample / "claims"])
+    tables = {t: csv_sample / f"{t}.csv" for t in ("members", "fee_schedule", "enrollment",
+                                                    "attribution")}
+    in_memory = compare_files(InputPaths(tuple(files), **tables), csv_sample / "contracts.yaml")
+    out_of_core = compare_files(InputPaths((csv_sample / "claims",), **tables),
+                                csv_sample / "contracts.yaml",
+                                engine=EngineOptions(memory_limit="64MB",
+                                                     batch_rows=batch_rows))
+    pd.testing.assert_frame_equal(out_of_core.summary, in_memory.summary)
+    pd.testing.assert_frame_equal(out_of_core.rejected, in_memory.rejected)
+    assert out_of_core.input_files == in_memory.input_files
+    reasons = " ".join(in_memory.rejected["reason"])
+    assert "fields where the header has" in reasons and "member not in the members" in reasons
 
 
 def test_scenarios_that_grow_care_or_shift_it_into_episodes_give_the_same(sample, tmp_path):
@@ -233,6 +273,16 @@ def test_auto_reads_a_folder_or_large_parquet_out_of_core(sample, monkeypatch):
     assert engine_for("auto", files, "1GB") == EngineOptions("1GB")
     assert engine_for("auto", [sample / "members.parquet", sample / "contracts.yaml"],
                       "1GB") is None
+
+
+def test_auto_reads_csv_claims_out_of_core_from_their_size(csv_sample, monkeypatch):
+    from fileio import out_of_core
+
+    files = claims_files([csv_sample / "claims"])
+    assert engine_for("auto", files, "1GB") is None  # a megabyte or two: in memory
+    monkeypatch.setattr(out_of_core, "AUTO_CSV_BYTES", sum(p.stat().st_size for p in files))
+    assert engine_for("auto", files, "1GB") == EngineOptions("1GB")
+    assert engine_for("auto", [csv_sample / "claims"], "1GB") == EngineOptions("1GB")
 
 
 def test_no_accepted_line_stops_with_the_in_memory_sentence(tmp_path):

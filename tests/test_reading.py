@@ -817,3 +817,44 @@ def test_rows_with_a_repeated_key_are_found_by_counting_or_by_sorting(size):
                           "b": pd.array(second, dtype="string[pyarrow]")})
     rows = _rows_with_repeated_key(frame, ["a", "b"], np.arange(size))
     assert rows.tolist() == [3, size - 1]
+
+
+def _batches_as_one(path: Path, batch_rows: int):
+    """csv_batches' batches put together: columns, row numbers, blank rows, malformed."""
+    import pyarrow as pa
+
+    from fileio.sources import csv_batches
+    from fileio.tables import CLAIMS
+
+    batches = list(csv_batches(path, CLAIMS, {}, batch_rows))
+    columns = {name: pa.concat_arrays([b.columns[name] for b in batches]).to_pylist()
+               for name in batches[0].columns}
+    return (columns, np.concatenate([b.rows for b in batches]).tolist(),
+            sum(b.blank_rows for b in batches), [m for b in batches for m in b.malformed])
+
+
+@pytest.mark.parametrize("batch_rows", [1, 2, 3, 7, 1000])
+def test_csv_read_in_batches_is_the_csv_read_at_once(tmp_path, batch_rows):
+    """The out-of-core engine's CSV batches give the rows, row numbers, blank rows and
+    malformed lines of one read: a title row, blank lines, malformed lines first, last,
+    together and between batches, and a cp1252 letter beyond the first megabyte."""
+    from fileio.sources import read_table
+    from fileio.tables import CLAIMS
+
+    lines = ["Export of 1 March", ",".join(HEADER), "too,few", ",".join(claim("C1")), "",
+             ",".join(claim("C2")), "x,y", "a,b", ",".join(claim("C3")), ",,,,,",
+             ",".join(claim("C4", member="Ma")), "one,too,many,,,,,,,,,"]
+    lines += [",".join(claim(f"C{i}")) for i in range(5, 40)] + ["last,short"]
+    path = tmp_path / "c.csv"
+    text = "\n".join(lines) + "\n"
+    path.write_bytes(text.encode("utf-8") + b" " * (1 << 20) + b"\n"
+                     + ",".join(claim("C99", member="Caf\xe9")).encode("cp1252") + b"\n")
+    whole = read_table(path, CLAIMS, {})
+    columns, rows, blank, malformed = _batches_as_one(path, batch_rows)
+    assert columns == {name: array.to_pylist() for name, array in whole.columns.items()}
+    assert rows == whole.rows.tolist()
+    assert blank == whole.blank_rows and malformed == whole.malformed
+    assert columns["member_id"][-1] == "Café"
+    # Too few fields, x,y, a,b, too many, last,short, and the line of spaces.
+    assert [m[0] for m in malformed] == [3, 7, 8, 12, 48, 49]
+    assert rows[:4] == [4, 6, 9, 11] and blank == 2  # the empty line and ,,,,,
