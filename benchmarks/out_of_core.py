@@ -7,6 +7,9 @@ has written those samples, or it writes them)::
     python benchmarks/out_of_core.py            # 50M lines
     python benchmarks/out_of_core.py --parts 2  # 20M lines, for a quicker look
 
+It also runs the 10M-line sample's claims written as one CSV file (out of core by
+default at that size) and checks that its Summary is the Parquet file's.
+
 The 50M-line input is a folder of five Parquet files: the 10M-line sample five times over,
 each copy's member and claim ids prefixed so that they are new members (the members,
 enrollment and attribution tables likewise). The contracts are the sample's — all four
@@ -24,6 +27,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from fileio.sample_data import with_plurality_contract
@@ -97,6 +101,24 @@ def same_summary(folder: Path) -> bool:
     return outputs["memory"] == outputs["duckdb"] and len(outputs["memory"]) > 0
 
 
+def csv_run(memory_limit: str) -> tuple[float, float, float, bool]:
+    """Seconds and peak MB of compare on the 10M-line claims as one CSV file (the default
+    engine), its size in GiB, and whether its Summary is the Parquet claims'."""
+    folder = sample("10M-parquet")
+    with_plurality(folder)
+    claims = folder / "claims.csv"
+    if not claims.exists():
+        pacsv.write_csv(pq.read_table(folder / "claims.parquet"), claims)
+    output = folder / "out-csv.xlsx"
+    seconds, peak = measure(compare_command(folder, claims, output, "--memory-limit",
+                                            memory_limit))
+    subprocess.run(compare_command(folder, folder / "claims.parquet", folder / "out.xlsx"),
+                   check=True)
+    same = (json.loads(output.with_suffix(".json").read_text(encoding="utf-8"))
+            == json.loads((folder / "out.json").read_text(encoding="utf-8")))
+    return seconds, peak, claims.stat().st_size / 2**30, same
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", type=int, default=5,
@@ -111,12 +133,17 @@ def main() -> None:
     arrow = sum(pq.read_table(p).nbytes for p in claims.glob("*.parquet")) / 2**30
     seconds, peak = measure(compare_command(folder, claims, folder / "out.xlsx", "--engine",
                                             "duckdb", "--memory-limit", args.memory_limit))
+    csv_seconds, csv_peak, csv_size, csv_same = csv_run(args.memory_limit)
     text = "\n".join([
         "", f"Out of core, measured {time.strftime('%Y-%m-%d')} on {machine()}:", "",
         "| input | what | seconds | peak MB |", "|---|---|---:|---:|",
         f"| {lines / 1e6:.0f}M lines, {len(list(claims.glob('*.parquet')))} Parquet files "
         f"({on_disk:.1f} GiB on disk, {arrow:.1f} GiB as Arrow columns) | fundcalc compare "
         f"--engine duckdb --memory-limit {args.memory_limit} | {seconds:.1f} | {peak:,.0f} |",
+        f"| 10M lines, one CSV file ({csv_size:.1f} GiB) | fundcalc compare (auto: out of "
+        f"core) --memory-limit {args.memory_limit} | {csv_seconds:.1f} | {csv_peak:,.0f} |",
+        "", f"Same Summary from the CSV as from the Parquet claims: "
+            f"{'yes' if csv_same else 'NO'}.",
         "", f"Same Summary from both engines on the 1M-line sample (all four models, episode "
             f"bundles, plurality attribution, a scenario): {'yes' if checked else 'NO'}.", ""])
     print(text)
