@@ -452,6 +452,7 @@ def csv_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_rows:
 
 
 def _all_utf8(path: Path) -> bool:
+    """Whether the file's bytes are all UTF-8."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         with open(path, "rb") as handle:
@@ -485,8 +486,9 @@ def _csv_chunks(path: Path, layout: _CsvLayout, encoding: str, batch_rows: int
         while pending is not None and (pending.num_rows >= batch_rows or batch is None):
             chunk, pending = pending.slice(0, batch_rows), pending.slice(batch_rows)
             pending = pending if pending.num_rows else None
-            malformed = list(layout.malformed)
-            layout.malformed.clear()
+            found = len(layout.malformed)  # taken by count: the reader may add more
+            malformed = layout.malformed[:found]
+            del layout.malformed[:found]
             skipped += [n for n, _, _ in malformed if n is not None]
             rows = _renumber_around(np.arange(next_line, next_line + chunk.num_rows), skipped)
             next_line = int(rows[-1]) + 1 if len(rows) else next_line
