@@ -317,7 +317,7 @@ class _Grid:
 
 def _grid(frame: pd.DataFrame, kinds: dict[str, ColumnKind]) -> _Grid:
     """Convert a frame to a :class:`_Grid` (positionally, so duplicate names are fine)."""
-    series = [frame.iloc[:, position] for position in range(frame.shape[1])]
+    series = [column for _, column in frame.items()]
     return _Grid(
         headers=[clean_text(str(name)) for name in frame.columns],
         kinds=[column_kind(column, kinds, name)
