@@ -347,9 +347,9 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
                 listed = members["member_id"].astype(str).unique()
                 numbers["member_id"] = IdNumbers(listed)
                 spans = enrollment_lookup(members, enrollment, pd.CategoricalDtype(listed))
-            counts, parse_rejects, malformed = _load_lines(connection, Path(folder), files, options,
-                                                spans, year_start_month, line_by_line,
-                                                numbers, engine, progress)
+            counts, parse_rejects, malformed = _load_lines(
+                connection, Path(folder), files, options, spans, year_start_month,
+                line_by_line, numbers, engine, progress)
             progress("checking claim keys and members")
             set_aside = _cross_row_rejects(connection, files, members, numbers)
             progress("summing the claim lines")
@@ -419,15 +419,15 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
             table = validation.parse_raw(raw, CLAIMS, decimal_comma=options.decimal_comma,
                                          date_format=options.date_format)
             counts[index]["rows"] += len(raw.rows) + len(raw.malformed)
-            if raw.malformed:
-                malformed.append(malformed_rejects(raw, CLAIMS.name))
             counts[index]["amount"] += int(table.amount_cents.sum())
             counts[index]["blank"] += raw.blank_rows
+            if raw.malformed:
+                malformed.append(malformed_rejects(raw, CLAIMS.name))
             ok = table.ok
             if not ok.all():
                 rejects.append(validation.rejected(table))
-            lines = _keyed_lines(table.frame.loc[ok], index, numbers, spans,
-                                 year_start_month, line_by_line)
+            lines = _keyed_lines(table.frame if ok.all() else table.frame.loc[ok], index,
+                                 numbers, spans, year_start_month, line_by_line)
             written.append(folder / f"lines-{index}-{number}.parquet")
             writing.result()  # one batch waits to be written at most: memory stays flat
             # Without dictionaries: quicker to write, and most columns are numbers.
