@@ -314,14 +314,15 @@ def _in_scope_spend(ledger: Ledger, terms, members: pd.DataFrame
     if terms.carve_out_codes:
         chosen &= ~ledger.among("care_code", terms.carve_out_codes)
     rows = np.flatnonzero(chosen)
-    key, amount = codes.member_year.take(rows), codes.amount.take(rows)
+    amount = codes.amount.take(rows)
+    detail = _detail(ledger, rows, amount)
+    key = codes.member_year.take(rows)
     ours = ledger.among("provider", terms.provider).take(rows)
     spend = np.bincount(key, weights=amount, minlength=size)
     provider_spend = np.bincount(key[ours], weights=amount[ours], minlength=size)
     population_keys = member_year_keys(ledger, members)
     return (np.rint(spend[population_keys]).astype(np.int64),
-            np.rint(provider_spend[population_keys]).astype(np.int64),
-            _detail(ledger, rows, amount))
+            np.rint(provider_spend[population_keys]).astype(np.int64), detail)
 
 
 def member_year_keys(ledger: Ledger, member_years: pd.DataFrame) -> np.ndarray:
@@ -349,8 +350,12 @@ def _detail(ledger: Ledger, rows: np.ndarray, amount: np.ndarray) -> pd.DataFram
     provider_type = ledger.claims["provider"].dtype
     domains, providers = len(domain_type.categories), len(provider_type.categories)
     codes = ledger.codes
-    group = ledger.remember(("year_domain_provider",), lambda: (
-        codes.year_index * domains + codes.domain) * providers + codes.provider).take(rows)
+    # (year x domains + domain) x providers + provider, built in place in one array
+    group = codes.year_index.take(rows)
+    group *= domains
+    group += codes.domain.take(rows)
+    group *= providers
+    group += codes.provider.take(rows)
     size = len(ledger.years) * domains * providers
     totals = np.bincount(group, weights=amount, minlength=size)
     lines = np.rint(np.bincount(group, weights=codes.lines.take(rows), minlength=size)
