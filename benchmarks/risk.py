@@ -54,7 +54,7 @@ def main() -> None:
                           (f"fundcalc compare --bootstrap {args.replicates:,}", bootstrapped),
                           (f"fundcalc compare --bootstrap {args.replicates:,} --null",
                            [*bootstrapped, "--null"])):
-        seconds, peak = min(measure(command) for _ in range(args.repeat))
+        seconds, peak = measure(command, runs=args.repeat)
         rows.append((what, seconds, peak))
         print(f"{what}: {seconds:.2f} s, {peak:,.0f} MB", file=sys.stderr)
     ratio = max(seconds for _, seconds, _ in rows[1:]) / rows[0][1]
