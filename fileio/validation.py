@@ -67,9 +67,6 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
             columns[spec_column.name] = _absent(spec_column, n)
             continue
         values, problem = _parse_distinct(spec_column, array, decimal_comma, date_format)
-        if not spec_column.blank_allowed:
-            problem = np.where(_blank(spec_column, array, values), "required value is blank",
-                               problem)
         columns[spec_column.name] = values
         if spec_column.name == spec.amount_column:
             amount = values
@@ -102,16 +99,22 @@ def _absent(spec_column: ColumnSpec, n: int):
     return pd.array([""] * n if spec_column.name == "line" else [None] * n, dtype=TEXT)
 
 
-def _blank(spec_column: ColumnSpec, array: pa.Array, values) -> np.ndarray:
-    """Where the cells are blank: for text, where the parsed (trimmed) value is missing."""
+def _parse_cells(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
+                 date_format: str | None) -> tuple[object, np.ndarray]:
+    """Each cell's value and problem; a blank cell of a required column is a problem."""
+    values, problem = _parse_column(spec_column, array, decimal_comma, date_format)
+    if spec_column.blank_allowed:
+        return values, problem
     if spec_column.kind in ("text", "lower_text", "upper_text"):
-        return np.asarray(pd.isna(values))
-    return parsing.is_blank(array)
+        blank = np.asarray(pd.isna(values))  # the parsed text is trimmed: missing if blank
+    else:
+        blank = parsing.is_blank(array)
+    return values, np.where(blank, "required value is blank", problem)
 
 
 def _parse_distinct(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
                     date_format: str | None) -> tuple[object, np.ndarray]:
-    """Parse a column (values, problem) once per distinct cell text.
+    """Parse a column (values, problem: :func:`_parse_cells`) once per distinct cell text.
 
     Every parser works cell by cell, so a text column with few distinct cells (dates,
     domains, care codes, quantities) is parsed on its distinct cells and spread back to
@@ -125,10 +128,10 @@ def _parse_distinct(spec_column: ColumnSpec, array: pa.Array, decimal_comma: boo
         encoded = array.dictionary_encode(null_encoding="encode")
         if _few_distinct(array, encoded.dictionary):
             distinct = encoded.dictionary
-            values, problem = _parse_column(spec_column, distinct, decimal_comma, date_format)
+            values, problem = _parse_cells(spec_column, distinct, decimal_comma, date_format)
             row = encoded.indices.to_numpy(zero_copy_only=False)
             return values.take(row), problem.take(row)
-    return _parse_column(spec_column, array, decimal_comma, date_format)
+    return _parse_cells(spec_column, array, decimal_comma, date_format)
 
 
 def _few_distinct(array: pa.Array, distinct: pa.Array | None = None) -> bool:

@@ -375,11 +375,11 @@ def test_parsing_distinct_cells_once_equals_parsing_every_cell(pool, repeats):
     distinct cell and spread back to the rows: each row must come out as when every
     cell is parsed, for every kind of column of the claims table."""
     from fileio.tables import CLAIMS
-    from fileio.validation import _parse_column, _parse_distinct
+    from fileio.validation import _parse_cells, _parse_distinct
 
     column = pa.array(pool * repeats, pa.string())
     for spec in CLAIMS.columns:
         values, problem = _parse_distinct(spec, column, False, None)
-        every_values, every_problem = _parse_column(spec, column, False, None)
+        every_values, every_problem = _parse_cells(spec, column, False, None)
         assert pd.Series(values).equals(pd.Series(every_values)), spec.name
         assert list(problem) == list(every_problem), spec.name
