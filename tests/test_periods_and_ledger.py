@@ -107,3 +107,44 @@ def test_enrollment_table_replaces_the_members_span():
     ledger = build_ledger(claims, members=members, enrollment=enrollment)
     months = ledger.member_months.assign(member=lambda f: f["member"].astype(str))
     assert months.values.tolist() == [["M1", 2024, 3.0]]  # Jan, Feb, Jun; M2 not enrolled
+
+
+def _coded_claims(provider_codes, years, domain_codes, care_codes, amounts, categories):
+    index = pd.Index([f"x{i:07d}" for i in range(categories)])
+    return pd.DataFrame({
+        "provider": pd.Categorical.from_codes(provider_codes, categories=index),
+        "year": np.array(years, dtype=np.int64),
+        "domain": pd.Categorical.from_codes(domain_codes, categories=index),
+        "care_code": pd.Categorical.from_codes(care_codes, categories=index),
+        "amount": np.array(amounts, dtype=np.int64), "quantity": np.ones(len(amounts)),
+        "lines": np.ones(len(amounts), dtype=np.int32)})
+
+
+def test_care_code_totals_with_keys_too_many_to_pack_into_one_integer():
+    """A million ids per key over 300 years cannot be packed into 63 bits (10^18 x 300):
+    the totals must still be per provider, year, domain and code, not wrapped around."""
+    from funding_models.ledger import care_code_totals
+
+    claims = _coded_claims([999_999, 5, 999_998, 5], [1900, 2199, 2000, 2199],
+                           [5, 999_998, 5, 999_998], [123_456, -1, 7, -1],
+                           [100, 200, 300, 400], 1_000_000)
+    totals = care_code_totals(claims)
+    rows = totals.astype(object).where(totals.notna(), None).values.tolist()
+    assert rows == [
+        ["x0000005", 2199, "x0999998", None, 600, 2.0, 2],   # 200 + 400, a blank code
+        ["x0999998", 2000, "x0000005", "x0000007", 300, 1.0, 1],
+        ["x0999999", 1900, "x0000005", "x0123456", 100, 1.0, 1]]
+
+
+def test_care_code_totals_packed_equal_the_grouped_categoricals():
+    from funding_models.ledger import _care_code_totals_by_groupby, care_code_totals
+
+    rng = np.random.default_rng(11)
+    n = 2_000
+    claims = _coded_claims(rng.integers(-1, 30, n), rng.integers(2020, 2025, n),
+                           rng.integers(0, 4, n), rng.integers(-1, 50, n),
+                           rng.integers(-5_000, 50_000, n), 60)
+    claims["quantity"] = rng.random(n) * 3
+    pd.testing.assert_frame_equal(
+        care_code_totals(claims),
+        _care_code_totals_by_groupby(claims, ["provider", "year", "domain", "care_code"]))
