@@ -357,11 +357,15 @@ def _detail(ledger: Ledger, rows: np.ndarray, amount: np.ndarray) -> pd.DataFram
     group *= providers
     group += codes.provider.take(rows)
     size = len(ledger.years) * domains * providers
+    slots = None  # a slot per possible group
+    if size > 4 * len(rows) + (1 << 20):  # many ids over many years: a slot per group seen
+        slots, group = np.unique(group, return_inverse=True)
+        size = len(slots)
     totals = np.bincount(group, weights=amount, minlength=size)
     lines = np.rint(np.bincount(group, weights=codes.lines.take(rows), minlength=size)
                     ).astype(np.int64)
     present = np.flatnonzero(lines)
-    year, rest = np.divmod(present, domains * providers)
+    year, rest = np.divmod(present if slots is None else slots[present], domains * providers)
     domain, provider = np.divmod(rest, providers)
     return pd.DataFrame({
         "year": year + ledger.years[0],

@@ -148,3 +148,24 @@ def test_care_code_totals_packed_equal_the_grouped_categoricals():
     pd.testing.assert_frame_equal(
         care_code_totals(claims),
         _care_code_totals_by_groupby(claims, ["provider", "year", "domain", "care_code"]))
+
+
+def test_spend_detail_with_many_domains_and_providers_is_counted_per_group_seen():
+    """20 000 lines, each with a domain and provider of its own, over three years: a slot
+    per possible year x domain x provider (1.2 billion) would not fit in memory."""
+    from funding_models.populations import _detail
+    from conftest import ledger_of
+
+    rows = [(f"M{i}", f"P{i:05d}", f"{2022 + i % 3}-03-01", f"d{i:05d}", "X", 1, 1 + i % 7)
+            for i in range(20_000)]
+    ledger = ledger_of(rows)
+    every = np.arange(len(ledger.claims))
+    detail = _detail(ledger, every, ledger.codes.amount)
+    expected = (ledger.claims.assign(domain=ledger.claims["domain"].astype(str),
+                                     provider=ledger.claims["provider"].astype(str))
+                .groupby(["year", "domain", "provider"], as_index=False)
+                [["amount", "lines"]].sum())
+    got = detail.astype({"domain": str, "provider": str})
+    assert len(got) == 20_000
+    assert got.sort_values(["year", "domain", "provider"]).values.tolist() == \
+        expected.values.tolist()
