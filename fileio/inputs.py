@@ -5,7 +5,7 @@ amount accepted + amount rejected, to the cent (:class:`InputFileReport`).
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -87,17 +87,22 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
     sheets = {p: workbook_sheets(p) for p in claim_paths if file_kind(p) == "xlsx"}
     files = list(dict.fromkeys([*claim_paths, *(Path(p) for p in explicit.values() if p)]))
     with ThreadPoolExecutor(max_workers=1) as pool:
-        # The readers let go of the interpreter while they read, so the claims are read
-        # in a thread while the other tables are read and the files hashed here. A
-        # claims file's error still comes first, as when the files are read in turn.
-        reading = pool.submit(lambda: [read_table(p, CLAIMS, options.rename)
-                                       for p in claim_paths])
+        # The readers let go of the interpreter while they read, so the claims files are
+        # read in a thread, one after the other, while the other tables are read and the
+        # files hashed here. A claims file's error still comes first, as when the files
+        # are read in turn; Ctrl-C stops after the file being read.
+        reading = [pool.submit(read_table, p, CLAIMS, options.rename) for p in claim_paths]
         try:
             optional = optional_tables(explicit, sheets, options)
             for path in files:
                 file_sha256(path)
-        finally:
-            claims = reading.result()
+        except Exception:
+            _results(reading)
+            raise
+        except BaseException:
+            _cancel(reading)
+            raise
+        claims = _results(reading)
     parsed, reports, rejected = validate_tables({"claims": claims, **optional}, options)
     return Inputs(
         claims=validation.accepted(parsed["claims"]),
@@ -109,6 +114,21 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
         rejected=rejected,
         files=files,
     )
+
+
+def _results(futures: list[Future]) -> list:
+    """The futures' results in order; on Ctrl-C (or an error) those not started are
+    cancelled."""
+    try:
+        return [future.result() for future in futures]
+    except BaseException:
+        _cancel(futures)
+        raise
+
+
+def _cancel(futures: list[Future]) -> None:
+    for future in futures:
+        future.cancel()
 
 
 def nothing_accepted(reports: Sequence[InputFileReport]) -> InputError:

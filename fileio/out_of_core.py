@@ -35,7 +35,8 @@ from fileio import validation
 from fileio.errors import InputError
 from fileio.inputs import (ReadOptions, malformed_rejects, nothing_accepted, optional_tables,
                            validate_tables)
-from fileio.sources import check_readable, csv_batches, file_sha256, parquet_batches
+from fileio.sources import (check_columns, check_readable, csv_batches, file_sha256,
+                            parquet_batches)
 from fileio.tables import CLAIMS
 from funding_models.ledger import Ledger, assemble_ledger, enrollment_lookup
 from funding_models.periods import MergedSpans, contract_year
@@ -264,8 +265,9 @@ def engine_for(choice: str, claims: Sequence[Path], memory_limit: str
 
 
 def claims_files(paths: Sequence[Path]) -> list[Path]:
-    """The Parquet and CSV files of the claims: each file given, and the ``.parquet``
-    (``.pq``) and ``.csv`` (``.txt``) files of each folder given (sorted by name).
+    """The Parquet and CSV files of the claims: each file given, and of each folder given
+    its ``.parquet`` (``.pq``) files, or if it has none its ``.csv`` files (sorted by
+    name; a note or a table of another kind beside them is left alone).
 
     Raises
     ------
@@ -275,8 +277,7 @@ def claims_files(paths: Sequence[Path]) -> list[Path]:
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(p for p in path.iterdir()
-                           if p.suffix.lower() in _BATCH_READERS and p.is_file())
+            found = (_files_in(path, (".parquet", ".pq")) or _files_in(path, (".csv",)))
             if not found:
                 raise InputError(f"{path}: a folder without .parquet or .csv files; the "
                                  "out-of-core engine reads claims from Parquet or CSV.")
@@ -289,6 +290,10 @@ def claims_files(paths: Sequence[Path]) -> list[Path]:
             check_readable(path)
             files.append(path)
     return list(dict.fromkeys(files))
+
+
+def _files_in(folder: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes and p.is_file())
 
 
 def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
@@ -327,6 +332,8 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
         raise InputError("the out-of-core engine needs DuckDB: pip install "
                          "'fundcalc[large]' (or duckdb).") from None
     files = claims_files(claims)
+    for path in files:  # as in memory, a claims file's header error comes first
+        check_columns(path, CLAIMS, options.rename)
     for path in (p for p in tables.values() if p is not None):
         check_readable(Path(path))
     parsed, reports, rejected = validate_tables(optional_tables(tables, {}, options), options)

@@ -86,13 +86,15 @@ def normalise_header(name: object) -> str:
 
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes, read in blocks; worked out once for a file as long as
-    its size and modification time stay the same."""
+    its inode, size, modification and status-change times stay the same."""
     status = Path(path).stat()
-    return _sha256(str(path), status.st_size, status.st_mtime_ns)
+    # A rewrite changes the status-change time, which copying tools cannot set.
+    return _sha256(str(path), status.st_ino, status.st_size, status.st_mtime_ns,
+                   status.st_ctime_ns)
 
 
 @functools.lru_cache(maxsize=256)
-def _sha256(path: str, size: int, modified: int) -> str:
+def _sha256(path: str, *status: int) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -347,7 +349,7 @@ class _CsvLayout:
         names = self.field_names
         return names if all_columns else [names[self.found[n]] for n in self.found]
 
-    def options(self, encoding: str, threads: bool, all_columns: bool = False,
+    def options(self, threads: bool, all_columns: bool = False,
                 block_size: int | None = None) -> dict:
         """pyarrow's CSV options: every field as text; a line with another number of
         fields than the header is set aside into ``malformed``."""
@@ -359,7 +361,7 @@ class _CsvLayout:
         return {
             "read_options": pacsv.ReadOptions(
                 skip_rows=self.header_index + 1, column_names=self.field_names,
-                encoding=encoding, use_threads=threads,
+                encoding=self.encoding, use_threads=threads,
                 **({} if block_size is None else {"block_size": block_size})),
             "parse_options": pacsv.ParseOptions(
                 delimiter=self.delimiter, ignore_empty_lines=False,
@@ -375,6 +377,16 @@ class _CsvLayout:
 
 
 def _csv_layout(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayout:
+    """The file's layout; a file whose first megabyte reads as UTF-8 but which is not
+    UTF-8 throughout is read as cp1252 (both engines, whichever column the byte is in)."""
+    layout = _csv_header(path, spec, rename)
+    if layout.encoding == "utf-8" and not _all_utf8(path):
+        layout.encoding = "cp1252"  # the first megabyte was UTF-8, a later byte is not
+    return layout
+
+
+def _csv_header(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayout:
+    """The layout found in the file's first megabyte."""
     encoding, delimiter, preview = _sniff_csv(path)
     try:
         header_index = _find_header(preview, spec, rename)
@@ -391,17 +403,11 @@ def _csv_layout(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayo
 def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool
               ) -> RawTable:
     layout = _csv_layout(path, spec, rename)
-
-    def read(encoding: str) -> pa.Table:
-        layout.malformed.clear()
-        table = pacsv.read_csv(path, **layout.options(encoding, True, all_columns))
+    try:
+        table = pacsv.read_csv(path, **layout.options(True, all_columns))
         if any(number is None for number, _, _ in layout.malformed):
             layout.malformed.clear()  # only a single thread knows the line numbers
-            table = pacsv.read_csv(path, **layout.options(encoding, False, all_columns))
-        return table
-
-    try:
-        table = _read_with_fallback(layout.encoding, read)
+            table = pacsv.read_csv(path, **layout.options(False, all_columns))
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read the CSV ({first_line(error)}).") from None
     names = layout.field_names
@@ -414,17 +420,6 @@ def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: 
                 if all_columns else None)
     columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
     return RawTable(str(path), "", columns, rows, blank, list(layout.malformed), as_given)
-
-
-def _read_with_fallback(encoding: str, read):
-    """``read(encoding)``; when the sniffed first megabyte was UTF-8 but a later line is
-    not, ``read("cp1252")``."""
-    try:
-        return read(encoding)
-    except pa.ArrowInvalid as error:
-        if encoding != "utf-8" or "invalid UTF8" not in str(error):
-            raise
-        return read("cp1252")
 
 
 def csv_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_rows: int
@@ -440,13 +435,7 @@ def csv_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_rows:
     """
     layout = _csv_layout(path, spec, rename)
     try:
-        # As in memory, a file whose chosen columns are not all UTF-8 is read as cp1252:
-        # known before the first batch, by a quick check of the bytes (then, only if
-        # they are not all UTF-8, by a read that keeps nothing).
-        encoding = layout.encoding
-        if encoding == "utf-8" and not _all_utf8(path):
-            encoding = _read_with_fallback(encoding, lambda e: _stream_through(path, layout, e))
-        yield from _csv_chunks(path, layout, encoding, batch_rows)
+        yield from _csv_chunks(path, layout, batch_rows)
     except (pa.ArrowInvalid, UnicodeDecodeError) as error:
         raise InputError(f"{path}: cannot read the CSV ({first_line(error)}).") from None
 
@@ -464,18 +453,9 @@ def _all_utf8(path: Path) -> bool:
     return True
 
 
-def _stream_through(path: Path, layout: _CsvLayout, encoding: str) -> str:
-    """Read the whole file, keeping nothing: ``encoding`` if pyarrow takes it."""
-    for _ in pacsv.open_csv(path, **layout.options(encoding, False)):
-        pass
-    layout.malformed.clear()
-    return encoding
-
-
-def _csv_chunks(path: Path, layout: _CsvLayout, encoding: str, batch_rows: int
-                ) -> Iterator[RawTable]:
+def _csv_chunks(path: Path, layout: _CsvLayout, batch_rows: int) -> Iterator[RawTable]:
     names = layout.field_names
-    reader = pacsv.open_csv(path, **layout.options(encoding, False, block_size=1 << 24))
+    reader = pacsv.open_csv(path, **layout.options(False, block_size=1 << 24))
     next_line = layout.first_line()
     skipped: list[int] = []  # numbers of the malformed lines not yet passed
     pending = None
@@ -527,6 +507,21 @@ def _read_parquet(path: Path, spec: TableSpec, rename: dict[str, str], all_colum
                 if all_columns else None)
     columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
     return RawTable(str(path), "", columns, rows, blank, as_given=as_given)
+
+
+def check_columns(path: Path, spec: TableSpec, rename: dict[str, str]) -> None:
+    """Check from its header alone that a CSV or Parquet file has ``spec``'s required
+    columns.
+
+    Raises
+    ------
+    InputError
+        As :func:`read_table` would for the file's header.
+    """
+    if file_kind(path) == "csv":
+        _csv_header(path, spec, rename)
+    else:
+        _parquet_columns(path, spec, rename)
 
 
 def parquet_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_rows: int

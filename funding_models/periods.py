@@ -168,6 +168,8 @@ class MergedSpans:
         """Whether each (member, date) falls within one of that member's spans: a sorted
         search finds, for each date, the last span of the member that starts on or
         before it."""
+        if not len(self.member):  # no spans: nobody is enrolled
+            return np.zeros(len(member), dtype=bool)
         claim_key = member.astype(np.int64) * self._SHIFT + dates.astype(np.int64)
         position = np.searchsorted(self._key, claim_key, side="right") - 1
         found = position >= 0

@@ -109,6 +109,27 @@ def test_claims_must_be_parquet_or_csv(sample, tmp_path):
         claims_files([tmp_path])
 
 
+def test_a_folder_gives_its_parquet_files_else_its_csv_files(tmp_path):
+    for name in ("b.parquet", "a.PQ", "members.csv", "README.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [p.name for p in claims_files([tmp_path])] == ["a.PQ", "b.parquet"]
+    for name in ("b.parquet", "a.PQ"):
+        (tmp_path / name).unlink()
+    assert [p.name for p in claims_files([tmp_path])] == ["members.csv"]
+
+
+def test_a_claims_header_error_comes_before_another_tables_error(csv_sample, tmp_path):
+    (tmp_path / "claims.csv").write_text("claim_id,amt\nC1,2\n", encoding="utf-8")
+    (tmp_path / "members.csv").write_text("who\nM1\n", encoding="utf-8")
+    paths = InputPaths((tmp_path / "claims.csv",), members=tmp_path / "members.csv")
+    messages = []
+    for engine in (None, EngineOptions()):
+        with pytest.raises(InputError) as caught:
+            compare_files(paths, csv_sample / "contracts.yaml", engine=engine)
+        messages.append(str(caught.value))
+    assert messages[0] == messages[1] and messages[0].startswith(str(tmp_path / "claims.csv"))
+
+
 @pytest.fixture(scope="module")
 def csv_sample(tmp_path_factory) -> Path:
     """The sample's faulty claims as a folder of three shuffled CSV files with a title

@@ -109,6 +109,15 @@ def test_enrollment_table_replaces_the_members_span():
     assert months.values.tolist() == [["M1", 2024, 3.0]]  # Jan, Feb, Jun; M2 not enrolled
 
 
+def test_without_enrollment_spans_nobody_is_enrolled():
+    from funding_models.periods import MergedSpans
+
+    empty = np.array([], dtype="datetime64[D]")
+    spans = MergedSpans(np.array([], dtype=np.int64), empty, empty)
+    assert spans.hold(np.array([0, 3]), days("2024-01-05", "2024-02-01")).tolist() == [False,
+                                                                                      False]
+
+
 def _coded_claims(provider_codes, years, domain_codes, care_codes, amounts, categories):
     index = pd.Index([f"x{i:07d}" for i in range(categories)])
     return pd.DataFrame({

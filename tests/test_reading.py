@@ -848,13 +848,73 @@ def test_csv_read_in_batches_is_the_csv_read_at_once(tmp_path, batch_rows):
     path = tmp_path / "c.csv"
     text = "\n".join(lines) + "\n"
     path.write_bytes(text.encode("utf-8") + b" " * (1 << 20) + b"\n"
-                     + ",".join(claim("C99", member="Caf\xe9")).encode("cp1252") + b"\n")
+                     + ",".join(claim("C99", member="Caf\xe9")).encode("cp1252") + b"\n"
+                     + "caf\xe9,x\n".encode("cp1252"))
     whole = read_table(path, CLAIMS, {})
     columns, rows, blank, malformed = _batches_as_one(path, batch_rows)
     assert columns == {name: array.to_pylist() for name, array in whole.columns.items()}
     assert rows == whole.rows.tolist()
     assert blank == whole.blank_rows and malformed == whole.malformed
     assert columns["member_id"][-1] == "Café"
-    # Too few fields, x,y, a,b, too many, last,short, and the line of spaces.
-    assert [m[0] for m in malformed] == [3, 7, 8, 12, 48, 49]
+    # Too few fields, x,y, a,b, too many, last,short, the line of spaces, and a cp1252
+    # line of too few fields.
+    assert [m[0] for m in malformed] == [3, 7, 8, 12, 48, 49, 51]
+    assert malformed[-1][1] == "café,x"
     assert rows[:4] == [4, 6, 9, 11] and blank == 2  # the empty line and ,,,,,
+
+
+def test_a_csv_not_utf8_throughout_is_read_as_cp1252_whatever_column_the_byte_is_in(
+        tmp_path, capfd):
+    """UTF-8 for its first megabyte, then a cp1252 letter in a column fundcalc does not
+    read: the file is cp1252, so a UTF-8 é in a column it reads comes out as two
+    letters, the same in memory and in batches, and nothing is printed."""
+    from fileio.sources import read_table
+    from fileio.tables import CLAIMS
+
+    header = ",".join([*HEADER, "note"])
+    first = ",".join([*claim("C1", member="Jos\u00e9"), "ok"])
+    path = tmp_path / "c.csv"
+    path.write_bytes((header + "\n" + first + "\n").encode("utf-8") + b" " * (1 << 20)
+                     + b"\n" + ",".join([*claim("C2"), "caf\xe9"]).encode("latin-1") + b"\n")
+    whole = read_table(path, CLAIMS, {})
+    assert whole.columns["member_id"].to_pylist() == ["Jos\u00c3\u00a9", "M1"]
+    assert _batches_as_one(path, 1)[0]["member_id"] == ["Jos\u00c3\u00a9", "M1"]
+    assert capfd.readouterr().err == ""
+
+
+def test_a_file_hash_is_worked_out_again_after_a_rewrite_that_keeps_size_and_time(tmp_path):
+    import os
+
+    from fileio.sources import file_sha256
+
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"abc")
+    first = file_sha256(path)
+    times = os.stat(path)
+    path.write_bytes(b"xyz")
+    os.utime(path, ns=(times.st_atime_ns, times.st_mtime_ns))  # as cp -p leaves it
+    assert file_sha256(path) != first
+
+
+def test_ctrl_c_while_the_other_tables_are_read_stops_without_reading_every_claims_file(
+        tmp_path, monkeypatch):
+    import time
+
+    from fileio import inputs
+
+    files = [write_table(tmp_path / f"c{i}.csv", [HEADER, claim(f"C{i}")]) for i in range(30)]
+    read = []
+
+    def slow_read(path, *args, **kwargs):
+        time.sleep(0.02)
+        read.append(path)
+
+    def interrupted(*args, **kwargs):
+        time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(inputs, "read_table", slow_read)
+    monkeypatch.setattr(inputs, "optional_tables", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        read_inputs(files)
+    assert len(read) < 10
