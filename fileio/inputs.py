@@ -106,10 +106,10 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
     parsed, reports, rejected = validate_tables({"claims": claims, **optional}, options)
     return Inputs(
         claims=validation.accepted(parsed["claims"]),
-        members=_accepted_or_none(parsed, "members"),
-        fee_schedule=_accepted_or_none(parsed, "fee_schedule"),
-        enrollment=_accepted_or_none(parsed, "enrollment"),
-        attribution=_accepted_or_none(parsed, "attribution"),
+        members=accepted_or_none(parsed, "members"),
+        fee_schedule=accepted_or_none(parsed, "fee_schedule"),
+        enrollment=accepted_or_none(parsed, "enrollment"),
+        attribution=accepted_or_none(parsed, "attribution"),
         reports=reports,
         rejected=rejected,
         files=files,
@@ -210,7 +210,8 @@ def _apply_cross_row_rules(parsed: dict[str, validation.ParsedTable]) -> None:
         validation.reject_reversed_spans(parsed["enrollment"])
 
 
-def _accepted_or_none(parsed: dict[str, validation.ParsedTable], name: str) -> pd.DataFrame | None:
+def accepted_or_none(parsed: dict[str, validation.ParsedTable], name: str) -> pd.DataFrame | None:
+    """The accepted rows of table ``name``, or None when it was not given."""
     return validation.accepted(parsed[name]) if name in parsed else None
 
 

@@ -33,10 +33,10 @@ import pyarrow.parquet as pq
 
 from fileio import validation
 from fileio.errors import InputError
-from fileio.inputs import (ReadOptions, malformed_rejects, nothing_accepted, optional_tables,
-                           validate_tables)
-from fileio.sources import (check_columns, check_readable, csv_batches, file_sha256,
-                            parquet_batches)
+from fileio.inputs import (ReadOptions, accepted_or_none, malformed_rejects, nothing_accepted,
+                           optional_tables, validate_tables)
+from fileio.sources import (check_columns, check_readable, csv_batches, file_kind,
+                            file_sha256, parquet_batches)
 from fileio.tables import CLAIMS
 from funding_models.ledger import Ledger, assemble_ledger, enrollment_lookup
 from funding_models.periods import MergedSpans, contract_year
@@ -108,15 +108,16 @@ class IdNumbers:
         ids = self.ids.take(pa.array(numbers, mask=numbers < 0, type=pa.int64()))
         return pd.array(ids.cast(pa.string()), dtype=validation.TEXT)
 
-    def categorical(self, numbers: np.ndarray, also: pd.Index | None = None) -> pd.Categorical:
+    def categorical(self, numbers: np.ndarray) -> pd.Categorical:
         """``numbers`` as a categorical of the ids they stand for, with sorted categories:
-        the ids used, and ``also``."""
-        # The numbers are dense, so counting finds the used ones without a sort.
-        used = np.flatnonzero(np.bincount(numbers[numbers >= 0], minlength=len(self.ids)))
+        the ids used, and the ids numbered first (``known``)."""
+        # The numbers are dense, so counting finds the used ones (and the known) without
+        # a sort.
+        counts = np.bincount(numbers[numbers >= 0], minlength=len(self.ids))
+        counts[:self.known] += 1
+        used = np.flatnonzero(counts)
         ids = pd.Index(self.ids.to_numpy(zero_copy_only=False), dtype=object)
         categories = pd.Index(ids[used], dtype=object)
-        if also is not None:
-            categories = categories.union(also)
         to_code = np.full(len(self.ids) + 1, -1, dtype=np.int64)  # last: blank
         categories = categories.sort_values()
         to_code[used] = categories.get_indexer(ids[used])
@@ -222,9 +223,16 @@ AUTO_LINES = 2_000_000
 #: :data:`AUTO_LINES` lines of a claims export.
 AUTO_CSV_BYTES = 150 * 2**20
 
-#: The claims files the out-of-core engine reads, by their extension.
-_BATCH_READERS = {".parquet": parquet_batches, ".pq": parquet_batches,
-                  ".csv": csv_batches, ".txt": csv_batches}
+#: The claims files the out-of-core engine reads, by their kind (:func:`file_kind`).
+_BATCH_READERS = {"parquet": parquet_batches, "csv": csv_batches}
+
+
+def _kind(path: Path) -> str | None:
+    """The file's kind, or None for a kind it cannot be."""
+    try:
+        return file_kind(path)
+    except InputError:
+        return None
 
 
 def engine_for(choice: str, claims: Sequence[Path], memory_limit: str
@@ -248,16 +256,15 @@ def engine_for(choice: str, claims: Sequence[Path], memory_limit: str
         return EngineOptions(memory_limit)
     paths = [Path(p) for p in claims]
     if importlib.util.find_spec("duckdb") is None or not all(
-            p.is_dir() or p.suffix.lower() in _BATCH_READERS for p in paths):
+            p.is_dir() or _kind(p) in _BATCH_READERS for p in paths):
         return None
     if any(p.is_dir() for p in paths):
         return EngineOptions(memory_limit)
     try:
         files = claims_files(paths)
         lines = sum(pq.ParquetFile(p).metadata.num_rows for p in files
-                    if _BATCH_READERS[p.suffix.lower()] is parquet_batches)
-        text = sum(p.stat().st_size for p in files
-                   if _BATCH_READERS[p.suffix.lower()] is csv_batches)
+                    if file_kind(p) == "parquet")
+        text = sum(p.stat().st_size for p in files if file_kind(p) == "csv")
     except (InputError, pa.ArrowException, OSError):
         return None  # the in-memory reader says what is wrong with the file
     large = lines >= AUTO_LINES or text >= AUTO_CSV_BYTES
@@ -282,7 +289,7 @@ def claims_files(paths: Sequence[Path]) -> list[Path]:
                 raise InputError(f"{path}: a folder without .parquet or .csv files; the "
                                  "out-of-core engine reads claims from Parquet or CSV.")
             files += found
-        elif path.suffix.lower() not in _BATCH_READERS:
+        elif _kind(path) not in _BATCH_READERS:
             raise InputError(f"{path}: the out-of-core engine reads claims from Parquet or "
                              "CSV files (save the sheet as CSV, or run without --engine "
                              "duckdb).")
@@ -337,8 +344,8 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     for path in (p for p in tables.values() if p is not None):
         check_readable(Path(path))
     parsed, reports, rejected = validate_tables(optional_tables(tables, {}, options), options)
-    members = validation.accepted(parsed["members"]) if "members" in parsed else None
-    enrollment = validation.accepted(parsed["enrollment"]) if "enrollment" in parsed else None
+    members = accepted_or_none(parsed, "members")
+    enrollment = accepted_or_none(parsed, "enrollment")
     with tempfile.TemporaryDirectory(prefix="fundcalc-", dir=engine.temp_dir) as folder:
         try:
             connection = duckdb.connect(":memory:", config={
@@ -371,11 +378,9 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     if not len(rows):
         raise nothing_accepted(claim_reports)
     ledger = assemble_ledger(
-        _ledger_frame(rows, numbers, members), members=members, enrollment=enrollment,
-        attribution=(validation.accepted(parsed["attribution"]) if "attribution" in parsed
-                     else None),
-        fee_schedule=(validation.accepted(parsed["fee_schedule"]) if "fee_schedule" in parsed
-                      else None),
+        _ledger_frame(rows, numbers), members=members, enrollment=enrollment,
+        attribution=accepted_or_none(parsed, "attribution"),
+        fee_schedule=accepted_or_none(parsed, "fee_schedule"),
         year_start_month=year_start_month, member_months_convention=member_months_convention)
     # As in memory: the claims' rejected rows in file and row order, then their malformed
     # CSV lines, then the other tables'.
@@ -417,7 +422,7 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
     counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
     rejects, malformed = [], []
     batches = ((index, number, raw) for index, path in enumerate(files)
-               for number, raw in enumerate(_BATCH_READERS[path.suffix.lower()](
+               for number, raw in enumerate(_BATCH_READERS[file_kind(path)](
                    path, CLAIMS, options.rename, engine.batch_rows)))
     with ThreadPoolExecutor(max_workers=1) as reader, \
             ThreadPoolExecutor(max_workers=1) as writer:
@@ -567,14 +572,12 @@ def _sorted_rejects(rejects: pd.DataFrame, files: list[Path]) -> pd.DataFrame:
         {c: object for c in REJECTED_COLUMNS if c != "row"})
 
 
-def _ledger_frame(rows: pa.Table, numbers: dict[str, IdNumbers],
-                  members: pd.DataFrame | None) -> pd.DataFrame:
-    """The summed rows as :attr:`Ledger.claims` (ids as categoricals)."""
-    also = {"member_id": None if members is None else pd.Index(
-        members["member_id"].astype(str).unique(), dtype=object)}
+def _ledger_frame(rows: pa.Table, numbers: dict[str, IdNumbers]) -> pd.DataFrame:
+    """The summed rows as :attr:`Ledger.claims` (ids as categoricals; the members of the
+    members table among the members' whether they claimed or not)."""
     return pd.DataFrame({
         **{name: numbers[column].categorical(
-            rows.column(f"{name}_key").to_numpy().astype(np.int64), also.get(column))
+            rows.column(f"{name}_key").to_numpy().astype(np.int64))
            for column, name in _KEYED.items()},
         "service_date": rows.column("service_date").to_numpy().astype("datetime64[D]"),
         "year": rows.column("year").to_numpy().astype(np.int64),
