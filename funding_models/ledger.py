@@ -279,14 +279,15 @@ def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
     if claims.empty:
         raise ValueError("no accepted claim lines: nothing to settle")
     dates = claims["service_date"].to_numpy().astype("datetime64[D]")
-    member = member_categorical(claims["member_id"], members)
+    member = _member_categorical(claims["member_id"], members)
     enrolled = (np.ones(len(claims), dtype=bool) if members is None
-                else enrolled_lines(member, dates, members, enrollment))
+                else enrollment_lookup(members, enrollment, member.dtype).hold(
+                    member.codes.astype(np.int64), dates))
     lines = pd.DataFrame({
         "member": pd.Series(member, index=claims.index),
-        "provider": id_categorical(claims["provider_id"]),
-        "domain": id_categorical(claims["domain"]),
-        "care_code": id_categorical(claims["care_code"]),
+        "provider": _id_categorical(claims["provider_id"]),
+        "domain": _id_categorical(claims["domain"]),
+        "care_code": _id_categorical(claims["care_code"]),
         "service_date": dates,
         "year": contract_year(dates, year_start_month).astype(np.int64),
         "quantity": claims["quantity"].to_numpy(dtype=np.float64),
@@ -330,7 +331,7 @@ def assemble_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None
     if members is not None:
         members_frame = members.drop(columns=[c for c in members if c.startswith("_")]).assign(
             member=members["member_id"].astype(str).astype(member_type)).set_index("member")
-        span_member, span_start, span_end = enrollment_spans(members, enrollment, member_type)
+        span_member, span_start, span_end = _enrollment_spans(members, enrollment, member_type)
         first, last = year_bounds(np.array(years), year_start_month)
         months = member_months(span_member, _filled(span_start, first.min()),
                                _filled(span_end, last.max()), np.array(years),
@@ -350,25 +351,22 @@ def assemble_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None
                   members_frame, months, attributed, tariffs)
 
 
-def member_categorical(values: pd.Series | pa.ChunkedArray, members: pd.DataFrame | None
-                       ) -> pd.Categorical:
+def _member_categorical(values: pd.Series, members: pd.DataFrame | None) -> pd.Categorical:
     """The claims' member ids as a categorical whose sorted categories also list every
     member of the members table (when given)."""
-    member = id_categorical(values)
+    member = _id_categorical(values)
     if members is None:
         return member
-    return id_categorical(values, pd.Index(member.categories).union(
+    return _id_categorical(values, pd.Index(member.categories).union(
         pd.Index(members["member_id"].astype(str).unique(), dtype=object)))
 
 
-def id_categorical(values: pd.Series | pa.ChunkedArray, categories: pd.Index | None = None
-                   ) -> pd.Categorical:
+def _id_categorical(values: pd.Series, categories: pd.Index | None = None) -> pd.Categorical:
     """Text ids as a categorical (default: sorted categories), encoded once by Arrow.
 
     Blank ids, and ids that ``categories`` does not list, get code -1.
     """
-    text = (values.cast(pa.string()) if isinstance(values, (pa.Array, pa.ChunkedArray))
-            else pa.array(values.astype("string[pyarrow]").array))
+    text = pa.array(values.astype("string[pyarrow]").array)
     if isinstance(text, pa.ChunkedArray):
         text = text.combine_chunks()
     encoded = text.dictionary_encode()
@@ -381,29 +379,11 @@ def id_categorical(values: pd.Series | pa.ChunkedArray, categories: pd.Index | N
     return pd.Categorical.from_codes(to_code[positions], categories=categories)
 
 
-def enrolled_lines(member: pd.Categorical, dates: np.ndarray, members: pd.DataFrame,
-                   enrollment: pd.DataFrame | None) -> np.ndarray:
-    """Per claim line, whether its date falls within one of its member's enrollment
-    spans (a blank bound is open). Members with code -1 are not enrolled.
-
-    Parameters
-    ----------
-    member : pandas.Categorical
-        The lines' members.
-    dates : numpy.ndarray of datetime64[D]
-        The lines' service dates.
-    members, enrollment : pandas.DataFrame
-        The accepted members rows, and the enrollment rows that replace their spans.
-    """
-    return enrollment_lookup(members, enrollment, member.dtype).hold(
-        member.codes.astype(np.int64), dates)
-
-
 def enrollment_lookup(members: pd.DataFrame, enrollment: pd.DataFrame | None,
                       member_type: pd.CategoricalDtype) -> MergedSpans:
     """The enrollment spans (of ``enrollment``, else of ``members``) merged for looking
     up claim lines, blank bounds open; members coded by ``member_type``."""
-    span_member, span_start, span_end = enrollment_spans(members, enrollment, member_type)
+    span_member, span_start, span_end = _enrollment_spans(members, enrollment, member_type)
     return MergedSpans(span_member, _filled(span_start, _EARLIEST), _filled(span_end, _LATEST))
 
 
@@ -415,7 +395,7 @@ def _filled(bounds: np.ndarray, blank: np.datetime64) -> np.ndarray:
     return np.where(np.isnat(bounds), blank, bounds)
 
 
-def enrollment_spans(members: pd.DataFrame, enrollment: pd.DataFrame | None,
+def _enrollment_spans(members: pd.DataFrame, enrollment: pd.DataFrame | None,
                      member_type: pd.CategoricalDtype
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Member codes and span bounds (NaT where blank) of the enrollment table, else of

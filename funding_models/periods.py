@@ -141,12 +141,6 @@ def member_months(member: np.ndarray, start: np.ndarray, end: np.ndarray, years:
     return frame.groupby(["member", "year"], as_index=False, sort=True)["member_months"].sum()
 
 
-def enrolled_on(member: np.ndarray, dates: np.ndarray, span_member: np.ndarray,
-                span_start: np.ndarray, span_end: np.ndarray) -> np.ndarray:
-    """Whether each (member, date) falls within one of that member's spans."""
-    return MergedSpans(span_member, span_start, span_end).hold(member, dates)
-
-
 class MergedSpans:
     """Enrollment spans merged per member and sorted, to look up many dates at a time.
 

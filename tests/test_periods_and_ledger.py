@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from funding_models.ledger import build_ledger
-from funding_models.periods import contract_year, enrolled_on, member_months
+from funding_models.periods import MergedSpans, contract_year, member_months
 
 from conftest import claims_frame
 
@@ -52,10 +52,10 @@ def test_contract_years_starting_in_april():
 
 
 def test_enrolled_on_finds_the_span_of_each_claim():
-    flags = enrolled_on(np.array([0, 0, 0, 1]), days("2024-01-05", "2024-01-15", "2024-02-01",
-                                                     "2024-01-01"),
-                        np.array([0, 0]), days("2024-01-01", "2024-02-01"),
+    spans = MergedSpans(np.array([0, 0]), days("2024-01-01", "2024-02-01"),
                         days("2024-01-10", "2024-02-28"))
+    flags = spans.hold(np.array([0, 0, 0, 1]), days("2024-01-05", "2024-01-15", "2024-02-01",
+                                                    "2024-01-01"))
     assert flags.tolist() == [True, False, True, False]
 
 
@@ -110,8 +110,6 @@ def test_enrollment_table_replaces_the_members_span():
 
 
 def test_without_enrollment_spans_nobody_is_enrolled():
-    from funding_models.periods import MergedSpans
-
     empty = np.array([], dtype="datetime64[D]")
     spans = MergedSpans(np.array([], dtype=np.int64), empty, empty)
     assert spans.hold(np.array([0, 3]), days("2024-01-05", "2024-02-01")).tolist() == [False,
