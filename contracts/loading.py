@@ -179,6 +179,20 @@ def parse_contracts(
                 fields["contracts"].append(_parse_contract(entry, position, base_dir))
             except ContractsError as exc:
                 problems += [f"{source}: {p}" for p in exc.problems]
+    return contracts_file_of(fields, source, problems)
+
+
+def contracts_file_of(fields: dict[str, Any], source: str, problems: Sequence[str] = ()
+                      ) -> ContractsFile:
+    """The contracts file from its fields, its contracts already checked one by one
+    (:func:`check_contract`; ``problems``: what that found).
+
+    Raises
+    ------
+    ContractsError
+        Listing ``problems`` and every problem of the file's other fields.
+    """
+    problems = list(problems)
     contract_failed = bool(problems)
     try:
         contracts_file = ContractsFile.model_validate(fields)

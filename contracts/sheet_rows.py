@@ -50,9 +50,9 @@ from contracts.loading import (
     StrictSafeLoader,
     TermsProblems,
     check_contract,
+    contracts_file_of,
     key_path_message,
     locate_error,
-    parse_contracts,
 )
 from contracts.scenarios import Scenario
 from contracts.terms import ContractTerms, Settings
@@ -430,27 +430,28 @@ def contracts_from_sheets(contracts: SheetGrid, settings: SheetGrid | None = Non
     data: dict[str, Any] = {}
     if settings is not None:
         data.update(_settings(settings, source, problems))
-    data["contracts"] = _contracts(contracts, source, base_dir, problems)
+    data["contracts"], checked = _contracts(contracts, source, base_dir, problems)
     if scenarios is not None:
         data["scenarios"] = _scenarios(scenarios, source, problems)
     if problems:
         raise ContractsError(problems)
-    return parse_contracts(data, source, base_dir), data
+    return contracts_file_of({**data, "contracts": checked}, source), data
 
 
 def _contracts(grid: SheetGrid, source: str, base_dir: Path | None, problems: list[str]
-               ) -> list[dict[str, Any]]:
+               ) -> tuple[list[dict[str, Any]], list[ContractTerms]]:
+    """Each row's terms as written, and as checked (:func:`check_contract`)."""
     columns, header_problems = _header_columns(grid, CONTRACT_COLUMNS, source,
                                                "a contract term")
     problems += header_problems
-    entries = []
+    entries, checked = [], []
     for row, cells in grid.rows:
         terms, cell_problems = row_terms(columns, cells)
         problems += [f"{_where(source, grid.name, row, c)}: {m}" for c, m in cell_problems]
         if cell_problems or header_problems:
             continue
         try:
-            check_contract(terms, base_dir)
+            checked.append(check_contract(terms, base_dir))
         except TermsProblems as exc:
             for loc, message in exc.problems:
                 column, message = _located(loc, message, CONTRACT_COLUMNS,
@@ -460,7 +461,7 @@ def _contracts(grid: SheetGrid, source: str, base_dir: Path | None, problems: li
     if not grid.rows and not header_problems:
         problems.append(f"{_where(source, grid.name, None, None)}: holds no contracts; "
                         "write one contract per row below the header")
-    return entries
+    return entries, checked
 
 
 def _settings(grid: SheetGrid, source: str, problems: list[str]) -> dict[str, Any]:
