@@ -37,7 +37,8 @@ from contracts.sheet_rows import (
 )
 from fileio.atomic import atomic_output
 from fileio.errors import InputError
-from fileio.sources import HEADER_SEARCH_ROWS, check_readable, normalise_header, workbook_sheets
+from fileio.safety import check_xlsx
+from fileio.sources import HEADER_SEARCH_ROWS, check_readable, normalise_header
 from fileio.workbook import DOCUMENT_TIME, save_deterministically
 from fileio.xlsx_style import cell_value, make_cell
 
@@ -74,7 +75,9 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
     path = Path(path)
     try:
         check_readable(path)
-        names = workbook_sheets(path)
+        check_xlsx(path)
+        books = _open_twice(path)
+        names = books[0].sheetnames
         sheets = {normalise_header(name): name for name in names}
         for name in (CONTRACTS_SHEET, SETTINGS_SHEET, SCENARIOS_SHEET):
             alike = [n for n in names if normalise_header(n) == name]
@@ -85,7 +88,6 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
             raise InputError(f"{path}: no sheet named '{CONTRACTS_SHEET}' (sheets: "
                              f"{', '.join(sheets.values())}); write one contract per row "
                              f"on a sheet named '{CONTRACTS_SHEET}'")
-        books = _open_twice(path)
         grids = {name: _read_grid(path, books, sheets[name],
                                   "setting" if name == SETTINGS_SHEET else "name")
                  for name in (CONTRACTS_SHEET, SETTINGS_SHEET, SCENARIOS_SHEET)
