@@ -41,6 +41,13 @@ class ContractsError(Exception):
 
 
 def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
+    """The checked contracts and the file's text: :func:`read_contracts` without the
+    content as parsed."""
+    contracts, text, _ = read_contracts(path)
+    return contracts, text
+
+
+def read_contracts(path: str | Path) -> tuple[ContractsFile, str, dict[str, Any]]:
     """Read and check a contracts file (``.yaml``, ``.yml`` or ``.json``), or a workbook
     (``.xlsx``) with a ``contracts`` sheet (:mod:`contracts.sheet_rows`).
 
@@ -55,6 +62,9 @@ def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
         The checked contracts and settings.
     str
         The file's text, to show the terms as given.
+    dict
+        The file's content as parsed (a workbook's sheets as read): the terms as written,
+        presets not merged in.
 
     Raises
     ------
@@ -71,7 +81,7 @@ def load_contracts(path: str | Path) -> tuple[ContractsFile, str]:
         raise ContractsError(f"{path}: a contracts file must be .yaml, .yml or .json, or an .xlsx "
                              f"workbook with a 'contracts' sheet (got '{path.name}')")
     data, text = read_terms_file(path)
-    return parse_contracts(data, str(path), base_dir=path.parent), text
+    return parse_contracts(data, str(path), base_dir=path.parent), text, data
 
 
 def read_terms_file(path: Path) -> tuple[Any, str]:

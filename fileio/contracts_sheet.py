@@ -45,7 +45,8 @@ from fileio.xlsx_style import cell_value, make_cell
 _BOLD = Font(bold=True)
 
 
-def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str]:
+def read_contracts_workbook(path: str | os.PathLike
+                            ) -> tuple[ContractsFile, str, dict[str, Any]]:
     """Read the contracts of a workbook: its ``contracts`` sheet (one row per contract)
     and, if present, its ``settings`` and ``scenarios`` sheets.
 
@@ -61,6 +62,8 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
         The checked contracts, as from a contracts file.
     str
         The terms as read, written as YAML, to show them in the comparison's Inputs sheet.
+    dict
+        The terms as read (the content a YAML contracts file would have).
 
     Raises
     ------
@@ -70,7 +73,7 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
 
     Examples
     --------
-    >>> contracts, text = read_contracts_workbook("sample/contracts.xlsx")  # doctest: +SKIP
+    >>> contracts, text, _ = read_contracts_workbook("sample/contracts.xlsx")  # doctest: +SKIP
     """
     path = Path(path)
     try:
@@ -99,7 +102,7 @@ def read_contracts_workbook(path: str | os.PathLike) -> tuple[ContractsFile, str
         source=str(path), base_dir=path.parent)
     text = (f"# {path}: the sheets {', '.join(grids)}, as read\n"
             + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100))
-    return contracts, text
+    return contracts, text, data
 
 
 def _open_twice(path: Path) -> tuple:

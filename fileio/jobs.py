@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import pandas as pd
-import yaml
 
 from contracts import ContractsFile, load_contracts
-from contracts.loading import ContractsError, StrictSafeLoader, load_scenarios
+from contracts.loading import ContractsError, load_scenarios, read_contracts
 from fileio.atomic import atomic_output
 from fileio.csv_text import formula_safe
 from fileio.inputs import Inputs, ReadOptions, nothing_accepted, read_inputs
@@ -169,33 +168,25 @@ def sweep_files(paths: InputPaths, contracts_path: Path, contract: str,
     fileio.errors.InputError
         When an input file cannot be read at all.
     """
-    contracts, text = load_contracts(contracts_path)
-    named = [terms for terms in contracts.contracts if terms.name == contract]
+    contracts, _, data = read_contracts(contracts_path)
+    named = [(position, terms) for position, terms in enumerate(contracts.contracts)
+             if terms.name == contract]
     if not named:
         names = "; ".join(terms.name for terms in contracts.contracts)
         raise ContractsError(f"--contract {contract!r}: {contracts_path} has no contract of "
                              f"that name (its contracts: {names})")
-    try:
-        written = _contract_as_written(contracts_path, text,
-                                       contracts.contracts.index(named[0]))
-        grid = checked_grid(named[0], varies, Path(contracts_path).parent, written)
+    position, terms = named[0]
+    try:  # the contract as written: its preset not merged in, its factor table by name
+        grid = checked_grid(terms, varies, Path(contracts_path).parent,
+                            data["contracts"][position])
     except ValueError as exc:  # the grid itself: too large, or a term named twice
         raise ContractsError(str(exc)) from None
     report = progress or (lambda text: None)
     report("reading the input files")
     ledger, _, _ = _ledger_in_memory(paths, contracts, report)
     report(f"settling {len(grid):,} sets of terms")
-    return SweepRun(contract, named[0].model, [vary.key for vary in varies],
+    return SweepRun(contract, terms.model, [vary.key for vary in varies],
                     sweep(grid, ledger), contracts.currency, len(grid))
-
-
-def _contract_as_written(contracts_path: Path, text: str, position: int) -> dict:
-    """The contract at ``position`` as the contracts file writes it (its preset not merged
-    in, its factor table by name), from the text :func:`contracts.load_contracts` gives:
-    the file's own, or a workbook's sheets written as YAML."""
-    data = (json.loads(text) if Path(contracts_path).suffix.lower() == ".json"
-            else yaml.load(text, Loader=StrictSafeLoader))
-    return data["contracts"][position]
 
 
 def _ledger_in_memory(paths: InputPaths, contracts: ContractsFile, report
