@@ -5,7 +5,6 @@ problems are collected and reported together, one line each.
 """
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from contracts.presets import apply_preset
 from contracts.contracts_file import CONTRACT_MODELS, ContractsFile
 from contracts.scenarios import Scenario
 from contracts.shared_savings import SharedSavingsTerms, SharingTerms
-from contracts.terms import ContractTerms, Settings
+from contracts.terms import ContractTerms, Settings, did_you_mean
 
 
 class ContractsError(Exception):
@@ -289,9 +288,8 @@ def _model_problem(model: Any) -> str:
     available = ", ".join(CONTRACT_MODELS)
     if model is None:
         return f"model: is required (one of: {available})"
-    close = difflib.get_close_matches(str(model), list(CONTRACT_MODELS), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"model: unknown model {_show(model)}{hint}; the available models are {available}"
+    return (f"model: unknown model {_show(model)}{did_you_mean(model, CONTRACT_MODELS)}; "
+            f"the available models are {available}")
 
 
 #: What each kind of pydantic error means, in words; ``{...}`` come from the error's context.
@@ -333,9 +331,7 @@ def locate_error(error: dict[str, Any], model: type[BaseModel]) -> tuple[tuple, 
     loc, kind = error["loc"], error["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
-        close = difflib.get_close_matches(key, _keys_at(model, loc[:-1]), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return loc[:-1], f"unknown key '{key}'{hint}"
+        return loc[:-1], f"unknown key '{key}'{did_you_mean(key, _keys_at(model, loc[:-1]))}"
     if kind == "value_error":
         # Our own validators' sentences, which show the value where it helps.
         return loc, str(error["ctx"]["error"])
@@ -486,9 +482,7 @@ def _one_shared_savings_contract(data: dict, source: str, base_dir: Path
 
 
 def _unknown_key(source: str, label: str, key: Any, allowed) -> str:
-    close = difflib.get_close_matches(str(key), list(allowed), n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"{source}: {label}unknown key '{key}'{hint}"
+    return f"{source}: {label}unknown key '{key}'{did_you_mean(key, allowed)}"
 
 
 #: Keys a settle terms file may hold besides the sharing terms: they name or describe.
@@ -504,8 +498,7 @@ def _sharing_terms(terms: dict[str, Any], source: str, label: str, base_dir: Pat
         allowed = [*SharingTerms.model_fields, "preset", *Settings.model_fields]
         problems = []
         for key in unknown:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else (
+            hint = did_you_mean(key, allowed) or (
                 " (settle takes the benchmark, expenditure and members from the cases file)")
             problems.append(f"{source}: {label}{key}: not a sharing term{hint}")
         raise ContractsError(problems)

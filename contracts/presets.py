@@ -7,12 +7,13 @@ written ``required``: the contract must give it.
 """
 from __future__ import annotations
 
-import difflib
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from contracts.terms import did_you_mean
 
 #: The value a preset gives a term that each contract must supply itself.
 REQUIRED = "required"
@@ -74,10 +75,9 @@ def load_preset(preset: str, base_dir: Path | None = None) -> dict[str, Any]:
         text = file.read_text(encoding="utf-8")
     else:
         if preset not in available_presets():
-            close = difflib.get_close_matches(preset, available_presets(), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
             raise LookupError(
-                f"unknown preset '{preset}'{hint}; the presets are "
+                f"unknown preset '{preset}'{did_you_mean(preset, available_presets())}; "
+                "the presets are "
                 f"{', '.join(available_presets())}, or give the path of a .yaml file"
             )
         text = (_SHIPPED / f"{preset}.yaml").read_text(encoding="utf-8")

@@ -34,7 +34,6 @@ or a formula saved without a value is refused, not taken as blank.
 """
 from __future__ import annotations
 
-import difflib
 import re
 import typing
 from dataclasses import dataclass
@@ -55,7 +54,7 @@ from contracts.loading import (
     locate_error,
 )
 from contracts.scenarios import Scenario
-from contracts.terms import ContractTerms, Settings
+from contracts.terms import ContractTerms, Settings, did_you_mean
 
 #: The sheets of a contracts workbook.
 CONTRACTS_SHEET, SETTINGS_SHEET, SCENARIOS_SHEET = "contracts", "settings", "scenarios"
@@ -341,9 +340,7 @@ def _header_columns(grid: SheetGrid, columns: list[Column], source: str, kind: s
         elif header in by_name:
             found[position] = by_name[header]
         else:
-            close = difflib.get_close_matches(header, list(by_name), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"{where}: '{header}' is not {kind}{hint}")
+            problems.append(f"{where}: '{header}' is not {kind}{did_you_mean(header, by_name)}")
         seen.add(header)
     return found, problems
 
@@ -477,9 +474,7 @@ def _settings(grid: SheetGrid, source: str, problems: list[str]) -> dict[str, An
         text = cells[value_at] if value_at < len(cells) else None
         where = _where(source, grid.name, row, None)
         if key not in by_key:
-            close = difflib.get_close_matches(key, list(by_key), n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            problems.append(f"{where}: '{key}' is not a setting{hint}")
+            problems.append(f"{where}: '{key}' is not a setting{did_you_mean(key, by_key)}")
         elif key in values:
             problems.append(f"{where}: '{key}' is set twice; keep one row")
         elif text is not None and text.strip():

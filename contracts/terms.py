@@ -9,6 +9,7 @@ literal ``model`` value; :mod:`contracts.contracts_file` joins them in one union
 """
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Annotated, Any, Literal, Union
 
@@ -359,3 +360,13 @@ class PopulationTerms(ContractTerms):
                 f"(attribution is {self.attribution})"
             )
         return self
+
+
+def did_you_mean(word: object, choices) -> str:
+    """A hint naming the choice closest to a misspelt ``word``, or "" when none is close.
+
+    >>> did_you_mean("fee_for_servce", ["fee_for_service", "capitation"])
+    " (did you mean 'fee_for_service'?)"
+    """
+    close = difflib.get_close_matches(str(word), list(choices), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
