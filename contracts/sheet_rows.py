@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable, Literal, Sequence, Union, get_args, get_origin
 
 import yaml
+from openpyxl.utils import get_column_letter
 from pydantic import BaseModel, ValidationError
 
 from contracts.contracts_file import CONTRACT_MODELS
@@ -325,16 +326,17 @@ def _header_columns(grid: SheetGrid, columns: list[Column], source: str, kind: s
     by_name = {c.name: c for c in columns}
     found, problems, seen = {}, [], set()
     for position, header in enumerate(grid.headers):
+        letter = get_column_letter(position + 1)
         if not header:
             filled = [row for row, cells in grid.rows
                       if position < len(cells) and cells[position] is not None
                       and cells[position].strip()]
             if filled:
-                problems.append(f"{source}, sheet {grid.name}, row {filled[0]}, column "
-                                f"{_letter(position)}: a value under a blank header; give "
-                                "the column its term's name, or clear the cell")
+                problems.append(f"{_where(source, grid.name, filled[0], letter)}: a value "
+                                "under a blank header; give the column its term's name, or "
+                                "clear the cell")
             continue
-        where = f"{source}, sheet {grid.name}, column {_letter(position)}"
+        where = _where(source, grid.name, None, letter)
         if header in seen:
             problems.append(f"{where}: '{header}' appears twice in the header; keep one")
         elif header in by_name:
@@ -343,15 +345,6 @@ def _header_columns(grid: SheetGrid, columns: list[Column], source: str, kind: s
             problems.append(f"{where}: '{header}' is not {kind}{did_you_mean(header, by_name)}")
         seen.add(header)
     return found, problems
-
-
-def _letter(position: int) -> str:
-    letters = ""
-    position += 1
-    while position:
-        position, rest = divmod(position - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def _located(loc: tuple, message: str, columns: Iterable[Column], model: Any = None

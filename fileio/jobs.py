@@ -109,10 +109,10 @@ def compare_files(paths: InputPaths, contracts_path: Path,
         ledger, reports, rejected = _ledger_out_of_core(paths, contracts, scenarios, engine,
                                                         report)
     runs = compare(contracts.contracts, ledger, scenarios, progress)
+    risk_report = None
     if risk is not None:
         report(f"bootstrapping {risk.replicates:,} replicates")
-    risk_report = (None if risk is None
-                   else bootstrap(contracts.contracts, ledger, runs[0].results, risk))
+        risk_report = bootstrap(contracts.contracts, ledger, runs[0].results, risk)
     rows = [row for run in runs for row in run.rows]
     spillover, spillover_years = spillover_frames(runs)
     settings = {
@@ -228,12 +228,13 @@ def line_by_line(contracts: ContractsFile, scenarios) -> LineByLine:
     opening = [Selection(care_code=code) for code in triggers]
     changed = []
     for scenario in scenarios:
-        shifted = [_selections(shift.from_) for shift in scenario.shift or []]
-        if any(shift.to_care_code in triggers for shift in scenario.shift or []):
+        shifts = scenario.shift or []
+        shifted = [_selections(shift.from_) for shift in shifts]
+        if any(shift.to_care_code in triggers for shift in shifts):
             # Shifts run one after the other: claims an earlier shift moves may be the
             # ones a later shift turns into triggers.
             opening += [s for selections in shifted for s in selections]
-        for shift, selections in zip(scenario.shift or [], shifted):
+        for shift, selections in zip(shifts, shifted):
             changed += selections
             named.update(shift.from_.care_codes or [])
             if shift.to_care_code is None:

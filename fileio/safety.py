@@ -204,10 +204,8 @@ def _check_dimension(path: Path, sheet: str, head: bytes, tail: bytes) -> None:
     if references:
         letters = max({letters.upper() for letters, _ in references},
                       key=lambda text: (len(text), text))
-        last_column = _cell(letters + b"1")[0]
-        last_row = max(int(row) for row in {row for _, row in references})
-        spans.append((last_row * last_column,
-                      f"A1:{_column_letters(last_column)}{last_row}"))
+        last_row = max(int(row) for _, row in references)
+        spans.append((last_row * _cell(letters + b"1")[0], f"A1:{letters.decode()}{last_row}"))
     for count, span in spans:
         if count > MAX_CELLS:
             raise InputError(
@@ -215,15 +213,6 @@ def _check_dimension(path: Path, sheet: str, head: bytes, tail: bytes) -> None:
                 f"than the {MAX_CELLS:,} cells fundcalc reads; delete the stray cells "
                 "beyond the table (the rows below it and the columns to its right) and save "
                 "it again.")
-
-
-def _column_letters(column: int) -> str:
-    """Excel's letters for a column number from 1 (``16384`` -> ``XFD``)."""
-    letters = ""
-    while column:
-        column, remainder = divmod(column - 1, 26)
-        letters = chr(ord("A") + remainder) + letters
-    return letters
 
 
 def _cell(reference: bytes) -> tuple[int, int]:
