@@ -34,8 +34,8 @@ from openpyxl.writer.excel import ExcelWriter
 from fileio.atomic import atomic_output
 from fileio.csv_text import formula_safe
 from fileio.xlsx_style import (
-    BOLD, ITALIC, WRAP, cell_value, clean_text, column_kind, column_width, make_cell,
-    number_formats, row_xml,
+    BOLD, ITALIC, WRAP, cell_value, clean_text, column_kind, column_width, escape_xml,
+    make_cell, number_formats, row_xml,
 )
 from funding_models.results import (
     REJECTED_COLUMNS, SUMMARY_COLUMNS, SUMMARY_KINDS, ColumnKind, Comparison, ContractResult,
@@ -135,9 +135,6 @@ COMPARE_LINE = ("Compare contracts by insurer cost − FFS equivalent: what the 
 
 #: Column widths are measured on this many rows of a table.
 WIDTH_SAMPLE_ROWS = 1_000
-
-#: Longest text openpyxl keeps in a cell (it cuts longer text).
-MAX_OPENPYXL_TEXT = 32_767
 
 #: Rows of spliced sheet XML compressed at a time.
 SPLICE_BATCH_ROWS = 2_000
@@ -678,9 +675,7 @@ def _styled_rows_xml(sheet, grid: _Grid, formats: dict[ColumnKind, str | None],
                                  styles.get((position, type(value))), epoch)
                 for position, (letter, value) in enumerate(zip(letters, values))
                 if value is not None)
-            # A carriage return as the workbook's other parts have it (see
-            # _copy_zip_deterministically).
-            yield f'<row r="{row_number}">{cells}</row>'.replace("\r", "&#13;")
+            yield f'<row r="{row_number}">{cells}</row>'
 
     return rows()
 
@@ -711,14 +706,13 @@ def _register_styles(sheet, grid: _Grid, formats: dict[ColumnKind, str | None]
 
 def _styled_cell_xml(reference: str, value, style: str | None, epoch) -> str:
     """One ``<c>`` element as openpyxl writes a value from :func:`cell_value`."""
-    if isinstance(value, str):
-        text = value[:MAX_OPENPYXL_TEXT]
-        if not text:
+    if isinstance(value, str):  # cut to a cell's length by cell_value already
+        if not value:
             return f'<c r="{reference}" t="inlineStr" />'
-        stripped = text.strip()
-        space = ' xml:space="preserve"' if stripped and stripped != text else ""
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        return f'<c r="{reference}" t="inlineStr"><is><t{space}>{text}</t></is></c>'
+        stripped = value.strip()
+        space = ' xml:space="preserve"' if stripped and stripped != value else ""
+        return (f'<c r="{reference}" t="inlineStr"><is><t{space}>{escape_xml(value)}'
+                "</t></is></c>")
     kind = "b" if isinstance(value, bool) else "n"
     if isinstance(value, (dt.date, dt.time)):
         value = to_excel(value, epoch)

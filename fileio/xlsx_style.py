@@ -248,10 +248,10 @@ def _cell_xml(reference: str, value) -> str:
     if isinstance(value, (dt.date, dt.time)):
         value = value.isoformat()
     return (f'<c r="{reference}" t="inlineStr"><is><t xml:space="preserve">'
-            f"{_escape_xml(value)}</t></is></c>")
+            f"{escape_xml(value)}</t></is></c>")
 
 
-def _escape_xml(text: str) -> str:
+def escape_xml(text: str) -> str:
     """Escape text for XML content; a carriage return is kept as a character reference
     because XML readers turn a literal one into a line feed."""
     return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
