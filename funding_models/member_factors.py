@@ -34,11 +34,6 @@ class BookFactors:
     book_mean: float
     without_factor: int
 
-    @property
-    def factor(self) -> pd.Series:
-        """The factor used per member of the book, indexed by member id."""
-        return pd.Series(self.used, index=self.book.to_numpy())
-
     def of(self, members: pd.Series) -> np.ndarray:
         """The factor of each of ``members`` (the ledger's categorical; NaN for a member
         outside the book), looked up by member code."""

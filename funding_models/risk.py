@@ -540,8 +540,7 @@ def _capitation(terms, ledger: Ledger, line: dict, year: int, null: bool
     members = population.in_year(year)
     in_year = np.zeros(len(resample.ids))
     place = np.searchsorted(resample.ids, members["member"].cat.codes.to_numpy())
-    factor = members["member"].map(book_factors(ledger, terms, year).factor).to_numpy(
-        dtype=np.float64)
+    factor = book_factors(ledger, terms, year).of(members["member"])
     in_year[place] = factor * members["member_months"].to_numpy(dtype=np.float64)
     resample.columns["factor_months"] = in_year
     attachment = terms.stop_loss.attachment * 100 if terms.stop_loss else np.inf

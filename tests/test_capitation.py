@@ -211,4 +211,4 @@ def test_age_is_taken_on_1_january_of_the_year_whatever_month_years_start():
     bands = [{"sex": "F", "age_from": 0, "age_to": 49, "factor": 1.0},
              {"sex": "F", "age_from": 50, "age_to": None, "factor": 2.0}]
     factors = book_factors(ledger_july, terms(age_sex_factors=bands, normalize=False), 2024)
-    assert factors.factor.tolist() == [1.0]
+    assert factors.used.tolist() == [1.0]
