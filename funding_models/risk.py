@@ -53,6 +53,7 @@ from funding_models.sharing import (
     confidence_minimum_savings_rate,
     share,
 )
+from funding_models.spillover import SPILLOVER_NOTE
 
 #: The percentiles reported of each distribution.
 PERCENTILES = (5, 50, 95)
@@ -74,9 +75,6 @@ RISK_KINDS = {
     "shared_savings_probability": "rate", "provider_risk_share": "number",
     "status": "text",
 }
-
-#: Where the Summary status turns to spillover, which the Risk table does not show.
-SPILLOVER_NOTE = "; spillover blank: "
 
 #: Columns of the histogram table: replicates per bin of provider result.
 HISTOGRAM_COLUMNS = ("contract", "year", "bin_from", "bin_to", "replicates")

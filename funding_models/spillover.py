@@ -26,6 +26,9 @@ from funding_models.results import ContractResult, SummaryRow
 DOMAIN_COLUMNS = ("contract", "year", "domain", "in_scope", "baseline_pmpm", "expected_pmpm",
                   "member_months", "expected", "actual", "delta")
 
+#: What joins a Summary row's status and the reason its spillover is blank.
+SPILLOVER_NOTE = "; spillover blank: "
+
 #: Columns of the per-year spillover table.
 YEAR_COLUMNS = ("contract", "year", "targeted_savings", "spillover", "cost_beyond_ffs",
                 "net_insurer_savings", "offset_ratio", "note")
@@ -112,7 +115,7 @@ def with_spillover(rows: list[SummaryRow], spillover: Spillover) -> list[Summary
                                       net_insurer_savings=None if pd.isna(net) else int(net)))
                 continue
             note = year["note"]
-        filled.append(replace(row, status=f"{row.status}; spillover blank: {note}"))
+        filled.append(replace(row, status=f"{row.status}{SPILLOVER_NOTE}{note}"))
     return filled
 
 
