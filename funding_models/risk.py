@@ -47,12 +47,8 @@ from funding_models.populations import (
     segment_lines,
 )
 from funding_models.results import ContractResult
-from funding_models.shared_savings import or_nan
-from funding_models.sharing import (
-    cms_minimum_savings_rate,
-    confidence_minimum_savings_rate,
-    share,
-)
+from funding_models.shared_savings import share_under
+from funding_models.sharing import cms_minimum_savings_rate, confidence_minimum_savings_rate
 from funding_models.spillover import SPILLOVER_NOTE
 
 #: The percentiles reported of each distribution.
@@ -504,15 +500,7 @@ def _shared_savings(terms, ledger: Ledger, line: dict, year: int, null: bool
             benchmarks = np.rint(baseline * _risk_factors(terms, totals, year)
                                  * now["member_months"])
             msr = _minimum_savings_rates(terms, totals, year)
-        result = share(
-            benchmarks, now["counted_spend"], minimum_savings_rate=msr,
-            minimum_loss_rate=msr if terms.minimum_loss_rate == "same"
-            else terms.minimum_loss_rate, sharing_rate=terms.sharing_rate,
-            quality_score=terms.quality_score, payment_multiplier=terms.payment_multiplier,
-            above_threshold=terms.sharing_basis == "above_threshold",
-            savings_cap=or_nan(terms.savings_cap),
-            loss_sharing_rate=or_nan(terms.effective_loss_sharing_rate),
-            loss_cap=or_nan(terms.loss_cap))
+        result = share_under(terms, benchmarks, now["counted_spend"], msr)
         net = np.rint(result.shared_savings) - np.rint(result.shared_losses)
         spend = np.rint(now["spend"])
         return Draws(spend + net, spend, net, result.savings_rate,

@@ -91,16 +91,8 @@ def _settle_year(terms, ledger: Ledger, population: Population,
         raise NotSettled(f"the benchmark of {year} is {benchmark / 100:,.2f}; savings can "
                          "only be measured against a benchmark above 0")
     minimum_savings_rate = _minimum_savings_rate(terms, population, now, year)
-    minimum_loss_rate = (minimum_savings_rate if terms.minimum_loss_rate == "same"
-                         else terms.minimum_loss_rate)
-    loss_sharing_rate = terms.effective_loss_sharing_rate
-    result = share(
-        benchmark, now.counted_spend, minimum_savings_rate=minimum_savings_rate,
-        minimum_loss_rate=minimum_loss_rate, sharing_rate=terms.sharing_rate,
-        quality_score=terms.quality_score, payment_multiplier=terms.payment_multiplier,
-        above_threshold=terms.sharing_basis == "above_threshold",
-        savings_cap=or_nan(terms.savings_cap),
-        loss_sharing_rate=or_nan(loss_sharing_rate), loss_cap=or_nan(terms.loss_cap))
+    minimum_loss_rate = _minimum_loss_rate(terms, minimum_savings_rate)
+    result = share_under(terms, benchmark, now.counted_spend, minimum_savings_rate)
     shared = round_cents(result.shared_savings[0])
     owed = round_cents(result.shared_losses[0])
     return {
@@ -116,7 +108,7 @@ def _settle_year(terms, ledger: Ledger, population: Population,
         "payment_multiplier": terms.payment_multiplier,
         "shared_before_cap": round_cents(result.shared_before_cap[0]),
         "savings_cap_amount": _cap(terms.savings_cap, benchmark),
-        "loss_sharing_rate": loss_sharing_rate,
+        "loss_sharing_rate": terms.effective_loss_sharing_rate,
         "owed_before_cap": round_cents(result.owed_before_cap[0]),
         "loss_cap_amount": _cap(terms.loss_cap, benchmark),
         "cap_bound": str(result.cap_bound[0]),
@@ -169,13 +161,33 @@ def _minimum_savings_rate(terms, population: Population, now: YearFigures,
                                                  now.members))
 
 
-def or_nan(value: float | None) -> float:
+def share_under(terms, benchmark, expenditure, minimum_savings_rate):
+    """:func:`funding_models.sharing.share` under a contract's sharing terms
+    (:class:`contracts.SharedSavingsTerms`), the minimum savings rate as resolved (one, or
+    one per case); the minimum loss rate is that rate where the terms say ``same``."""
+    return share(
+        benchmark, expenditure, minimum_savings_rate=minimum_savings_rate,
+        minimum_loss_rate=_minimum_loss_rate(terms, minimum_savings_rate),
+        sharing_rate=terms.sharing_rate, quality_score=terms.quality_score,
+        payment_multiplier=terms.payment_multiplier,
+        above_threshold=terms.sharing_basis == "above_threshold",
+        savings_cap=_or_nan(terms.savings_cap),
+        loss_sharing_rate=_or_nan(terms.effective_loss_sharing_rate),
+        loss_cap=_or_nan(terms.loss_cap))
+
+
+def _minimum_loss_rate(terms, minimum_savings_rate):
+    return (minimum_savings_rate if terms.minimum_loss_rate == "same"
+            else terms.minimum_loss_rate)
+
+
+def _or_nan(value: float | None) -> float:
     """``value``, or NaN when a term is not given: how :func:`funding_models.sharing.share`
     is told that a cap or rate does not apply.
 
     Examples
     --------
-    >>> or_nan(None), or_nan(0.1)
+    >>> _or_nan(None), _or_nan(0.1)
     (nan, 0.1)
     """
     return np.nan if value is None else value
