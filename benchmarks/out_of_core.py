@@ -33,9 +33,8 @@ import pyarrow.parquet as pq
 from fileio.sample_data import with_plurality_contract
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import DATA, RESULTS, machine, measure, sample  # noqa: E402
-
-TABLES = ("members", "enrollment", "attribution", "fee_schedule")
+from run import (DATA, TABLES, append_results, arrow_size, machine, measure,  # noqa: E402
+                 sample, table_options)
 
 
 
@@ -84,9 +83,7 @@ def larger_input(parts: int) -> Path:
 def compare_command(folder: Path, claims: Path, output: Path, *engine: str) -> list[str]:
     return [sys.executable, "-m", "cli", "compare", "--quiet", str(claims),
             "--contracts", str(folder / "contracts_plurality.yaml"), "-o", str(output),
-            "--json", str(output.with_suffix(".json")), *engine,
-            *(arg for t in TABLES for arg in (f"--{t.replace('_', '-')}",
-                                              str(folder / f"{t}.parquet")))]
+            "--json", str(output.with_suffix(".json")), *engine, *table_options(folder)]
 
 
 def same_summary(folder: Path) -> bool:
@@ -130,7 +127,7 @@ def main() -> None:
     claims = folder / "claims"
     lines = sum(pq.ParquetFile(p).metadata.num_rows for p in sorted(claims.glob("*.parquet")))
     on_disk = sum(p.stat().st_size for p in claims.glob("*.parquet")) / 2**30
-    arrow = sum(pq.read_table(p).nbytes for p in claims.glob("*.parquet")) / 2**30
+    arrow = arrow_size(*claims.glob("*.parquet")) / 2**30
     seconds, peak = measure(compare_command(folder, claims, folder / "out.xlsx", "--engine",
                                             "duckdb", "--memory-limit", args.memory_limit),
                             runs=1)
@@ -147,9 +144,7 @@ def main() -> None:
             f"{'yes' if csv_same else 'NO'}.",
         "", f"Same Summary from both engines on the 1M-line sample (all four models, episode "
             f"bundles, plurality attribution, a scenario): {'yes' if checked else 'NO'}.", ""])
-    print(text)
-    with RESULTS.open("a", encoding="utf-8") as results:
-        results.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":

@@ -15,26 +15,14 @@ peak memory as in ``benchmarks/run.py``); the table is printed and appended to
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import DATA, RESULTS, compare_command, machine, measure  # noqa: E402
+from run import DATA, append_results, compare_command, machine, measure, sample_of  # noqa: E402
 
 MEMBERS = 100_000
-
-
-def sample_folder(members: int) -> Path:
-    """The sample of ``members`` members as Parquet files, written on first use."""
-    folder = DATA / f"{members // 1000}k-members-parquet"
-    if not (folder / "contracts.yaml").exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "cli", "sample", "-o", str(folder), "--members",
-                        str(members), "--format", "parquet", "--no-bad-rows", "--quiet"],
-                       check=True)
-    return folder
 
 
 def main() -> None:
@@ -44,7 +32,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2,
                         help="runs of each command; the fastest counts")
     args = parser.parse_args()
-    folder = sample_folder(args.members)
+    folder = sample_of(DATA / f"{args.members // 1000}k-members-parquet", args.members,
+                       "parquet")
     plain = compare_command(folder, "parquet")
     bootstrapped = [*plain, "--bootstrap", str(args.replicates), "--seed", "1"]
     rows = []
@@ -65,9 +54,7 @@ def main() -> None:
         *(f"| {what} | {seconds:.2f} | {peak:,.0f} |" for what, seconds, peak in rows), "",
         f"The slower bootstrap costs {ratio:.2f} x a plain compare (target: at most 3 x).",
         ""])
-    print(text)
-    with RESULTS.open("a", encoding="utf-8") as results:
-        results.write(text)
+    append_results(text)
 
 
 if __name__ == "__main__":

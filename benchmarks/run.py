@@ -78,14 +78,28 @@ def measure(command: list[str], runs: int = 2) -> tuple[float, float]:
 def sample(name: str) -> Path:
     """The folder of one size's inputs, written on first use."""
     lines, kind = SIZES[name]
-    folder = DATA / name
+    return sample_of(DATA / name, max(1, round(lines / LINES_PER_MEMBER)), kind)
+
+
+def sample_of(folder: Path, members: int, kind: str) -> Path:
+    """``folder``, holding ``fundcalc sample``'s inputs for ``members`` members in
+    ``kind`` files (written on first use, without faulty rows)."""
     if not (folder / "contracts.yaml").exists():
         folder.mkdir(parents=True, exist_ok=True)
-        members = max(1, round(lines / LINES_PER_MEMBER))
         subprocess.run([sys.executable, "-m", "cli", "sample", "-o", str(folder),
                         "--members", str(members), "--format", kind, "--no-bad-rows"],
                        check=True, stdout=subprocess.DEVNULL)
     return folder
+
+
+#: The tables besides the claims, given to compare as Parquet files.
+TABLES = ("members", "enrollment", "attribution", "fee_schedule")
+
+
+def table_options(folder: Path) -> list[str]:
+    """compare's options naming ``folder``'s Parquet tables besides the claims."""
+    return [arg for t in TABLES for arg in (f"--{t.replace('_', '-')}",
+                                            str(folder / f"{t}.parquet"))]
 
 
 def compare_command(folder: Path, kind: str) -> list[str]:
@@ -93,10 +107,14 @@ def compare_command(folder: Path, kind: str) -> list[str]:
                "--contracts", str(folder / "contracts.yaml"), "-o", str(folder / "out.xlsx")]
     if kind == "xlsx":
         return command + [str(folder / "claims.xlsx")]
-    tables = ("members", "enrollment", "attribution", "fee_schedule")
-    return (command + [str(folder / "claims.parquet")]
-            + [arg for t in tables for arg in (f"--{t.replace('_', '-')}",
-                                               str(folder / f"{t}.parquet"))])
+    return command + [str(folder / "claims.parquet"), *table_options(folder)]
+
+
+def append_results(text: str) -> None:
+    """Print ``text`` and add it to :data:`RESULTS`."""
+    print(text)
+    with RESULTS.open("a", encoding="utf-8") as results:
+        results.write(text)
 
 
 def contracts_file(folder: Path, count: int) -> Path:
@@ -156,7 +174,7 @@ def table(results: dict[str, list[tuple[str, float, float]]]) -> str:
             lines.append(f"| {name} | {what} | {seconds:.2f} | {peak:,.0f} | {ratio} |")
     for name, rows in results.items():
         if SIZES[name][1] == "parquet":
-            arrow = _arrow_megabytes(sample(name) / "claims.parquet")
+            arrow = arrow_size(sample(name) / "claims.parquet") / 2**20
             peaks = ", ".join(f"{what} {peak / arrow:.1f} x" for what, _, peak in rows
                               if what.startswith("fundcalc compare") and "contracts" not in what)
             lines += ["", f"{name}: the claims take {arrow:,.0f} MB as Arrow columns; peak "
@@ -169,10 +187,11 @@ def table(results: dict[str, list[tuple[str, float, float]]]) -> str:
     return "\n".join(lines)
 
 
-def _arrow_megabytes(path: Path) -> float:
+def arrow_size(*paths: Path) -> int:
+    """The bytes Parquet files take as Arrow columns."""
     import pyarrow.parquet as pq
 
-    return pq.read_table(path).nbytes / 2**20
+    return sum(pq.read_table(path).nbytes for path in paths)
 
 
 def machine() -> str:
