@@ -12,7 +12,7 @@ from funding_models.capitation import settle_capitation
 from funding_models.fee_for_service import settle_fee_for_service
 from funding_models.ledger import Ledger
 from funding_models.population_years import not_settled_at_all
-from funding_models.populations import PopulationError
+from funding_models.populations import PopulationError, segment_keys
 from funding_models.results import ContractResult, SummaryRow, Table, cents_to_units
 from funding_models.scenarios import apply_scenario, claims_changed
 from funding_models.shared_savings import settle_shared_savings
@@ -154,7 +154,7 @@ def scope_warnings(terms, ledger: Ledger) -> list[str]:
     segment = terms.scope.segment
     members = ledger.members
     if segment is not None and members is not None and "segment" in members:
-        if not (members["segment"].astype("string").str.lower() == segment.lower()).any():
+        if not (segment_keys(members["segment"]) == segment_keys(segment)).any():
             warnings.append(f"segment '{segment}' has no members in the members table")
     return warnings
 

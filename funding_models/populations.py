@@ -169,9 +169,20 @@ def _in_segment(members: pd.DataFrame, segment: str | None, member: pd.Series) -
     if "segment" not in members:
         raise PopulationError(
             f"scope.segment '{segment}' needs a segment column in the members table")
-    segments = members["segment"].astype("string").str.strip().str.casefold()
-    chosen = segments.index[(segments == segment.strip().casefold()).fillna(False).to_numpy()]
+    segments = segment_keys(members["segment"])
+    chosen = segments.index[(segments == segment_keys(segment)).fillna(False).to_numpy()]
     return member.isin(chosen).to_numpy()
+
+
+def segment_keys(segments):
+    """Segment names (a Series, or one name) as they are matched: trimmed, case folded.
+
+    >>> segment_keys(" Elderly ")
+    'elderly'
+    """
+    if isinstance(segments, str):
+        return segments.strip().casefold()
+    return pd.Series(segments, dtype="string").str.strip().str.casefold()
 
 
 def _with_condition(members: pd.DataFrame, condition: str, member: pd.Series) -> np.ndarray:

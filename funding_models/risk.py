@@ -44,6 +44,7 @@ from funding_models.populations import (
     Population,
     PopulationError,
     population_of,
+    segment_keys,
     segment_lines,
 )
 from funding_models.results import ContractResult
@@ -356,7 +357,7 @@ def _segment_codes(ledger: Ledger, member_codes: np.ndarray) -> np.ndarray:
     if ledger.members is None or "segment" not in ledger.members:
         return np.zeros(len(member_codes), dtype=np.int64)
     segments = ledger.member_column("segment")[member_codes]
-    text = pd.Series(segments, dtype="string").str.strip().str.casefold().fillna("")
+    text = segment_keys(segments).fillna("")
     return pd.factorize(text, sort=True)[0].astype(np.int64)
 
 
