@@ -28,14 +28,15 @@ def trend_factors(years: Sequence[int], year: int, trend: float) -> np.ndarray:
     return (1.0 + trend) ** (year - np.asarray(years, dtype=np.float64))
 
 
-def trended_baseline(values: Sequence[float], years: Sequence[int],
-                     weights: Sequence[float] | None, trend: float, year: int) -> float:
+def trended_baseline(values, years: Sequence[int], weights: Sequence[float] | None,
+                     trend: float, year: int):
     """The weighted, trended baseline figure for performance year ``year``.
 
     Parameters
     ----------
-    values : sequence of float
-        x_b, one per baseline year.
+    values : sequence of float, or array of shape (..., baseline years)
+        x_b, one per baseline year (in the last axis: one baseline per row, such as a
+        bootstrap replicate's).
     years : sequence of int
         The baseline years.
     weights : sequence of float, optional
@@ -55,4 +56,5 @@ def trended_baseline(values: Sequence[float], years: Sequence[int],
     """
     weighted = (normalised_weights(years, weights) * np.asarray(values, dtype=np.float64)
                 * trend_factors(years, year, trend))
-    return float(weighted.sum())
+    total = weighted.sum(axis=-1)
+    return float(total) if total.ndim == 0 else total

@@ -39,7 +39,7 @@ from funding_models.capitation import corridor_settlement
 from funding_models.fee_for_service import payment
 from funding_models.ledger import Ledger
 from funding_models.member_factors import book_factors
-from funding_models.baseline import normalised_weights, trend_factors
+from funding_models.baseline import trended_baseline
 from funding_models.populations import (
     Population,
     PopulationError,
@@ -415,8 +415,8 @@ def _baseline_pmpm(terms, totals: dict[str, np.ndarray], year: int) -> np.ndarra
     _in_every_replicate(totals, terms.baseline_years)
     pmpm = np.column_stack([totals[f"counted_spend@{b}"] / totals[f"member_months@{b}"]
                             for b in terms.baseline_years])
-    return pmpm @ (normalised_weights(terms.baseline_years, terms.baseline_weights)
-                   * trend_factors(terms.baseline_years, year, terms.trend))
+    return trended_baseline(pmpm, terms.baseline_years, terms.baseline_weights, terms.trend,
+                            year)
 
 
 def _risk_factors(terms, totals: dict[str, np.ndarray], year: int) -> np.ndarray | float:
@@ -429,8 +429,9 @@ def _risk_factors(terms, totals: dict[str, np.ndarray], year: int) -> np.ndarray
         raise NotBootstrapped(f"some resamples hold no member with a risk_score in "
                               f"{', '.join(unscored)}")
     mean = {y: totals[f"risk_months@{y}"] / totals[f"scored_months@{y}"] for y in years}
-    weights = normalised_weights(terms.baseline_years, terms.baseline_weights)
-    factor = mean[year] / sum(w * mean[b] for w, b in zip(weights, terms.baseline_years))
+    factor = mean[year] / trended_baseline(
+        np.column_stack([mean[b] for b in terms.baseline_years]), terms.baseline_years,
+        terms.baseline_weights, 0.0, year)
     if terms.risk_cap is not None:
         factor = np.clip(factor, 1 - terms.risk_cap, 1 + terms.risk_cap)
     return factor
