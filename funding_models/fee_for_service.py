@@ -117,11 +117,28 @@ def price_lines(totals: pd.DataFrame, tariffs: pd.Series | None, price_factor: f
     codes = totals["care_code"].astype(object)
     tariff = (codes.map(tariffs) if tariffs is not None else pd.Series(np.nan, index=totals.index))
     tariff = tariff.astype(np.float64)
-    priced = tariff.notna().to_numpy()
-    value = np.where(priced, tariff.to_numpy() * totals["priced_quantity"].to_numpy(),
-                     totals["amount"].to_numpy() * price_factor)
+    value = line_value(tariff.to_numpy(), totals["priced_quantity"].to_numpy(),
+                       totals["amount"].to_numpy(), price_factor)
     return totals.assign(tariff=tariff, value=value,
-                         unpriced_lines=np.where(priced, 0, totals["lines"].to_numpy()))
+                         unpriced_lines=np.where(tariff.notna().to_numpy(), 0,
+                                                 totals["lines"].to_numpy()))
+
+
+def line_value(tariff: np.ndarray, priced_quantity: np.ndarray, amount: np.ndarray,
+               price_factor: float) -> np.ndarray:
+    """The value of lines (cents): the tariff times the priced quantity, or where a code
+    has no tariff (NaN) the amount claimed times ``price_factor``."""
+    return np.where(np.isnan(tariff), amount * price_factor, tariff * priced_quantity)
+
+
+def year_payment(terms, gross: float, year: int) -> FeeForServicePayment:
+    """:func:`payment` of a year's gross value under the contract's degressive tiers,
+    revenue ceiling with claw-back, and floor with top-up."""
+    tiers = ([(_cents(t.up_to), t.rate) for t in terms.degressive_tiers]
+             if terms.degressive_tiers else None)
+    return payment(gross, tiers=tiers, ceiling=_cents(terms.ceiling_for(year)),
+                   clawback_rate=terms.effective_clawback_rate,
+                   floor=_cents(terms.floor_for(year)), topup_rate=terms.effective_topup_rate)
 
 
 def settle_fee_for_service(terms, ledger: Ledger) -> ContractResult:
@@ -146,8 +163,6 @@ def settle_fee_for_service(terms, ledger: Ledger) -> ContractResult:
                    & _in_scope(totals["domain"], terms.scope)
                    & totals["year"].isin(terms.performance_years).to_numpy()]
     lines = price_lines(lines, ledger.tariffs, terms.price_factor)
-    tiers = ([(_cents(t.up_to), t.rate) for t in terms.degressive_tiers]
-             if terms.degressive_tiers else None)
     provider = ", ".join(terms.provider)
     rows, settlement, warnings = [], [], []
     unknown = sorted(set(terms.provider) - set(ledger.providers))
@@ -159,10 +174,7 @@ def settle_fee_for_service(terms, ledger: Ledger) -> ContractResult:
                                    None, status=_outside(year, ledger)))
             continue
         in_year = lines[lines["year"].to_numpy() == year]
-        pay = payment(float(in_year["value"].sum()), tiers=tiers,
-                      ceiling=_cents(terms.ceiling_for(year)),
-                      clawback_rate=terms.effective_clawback_rate,
-                      floor=_cents(terms.floor_for(year)), topup_rate=terms.effective_topup_rate)
+        pay = year_payment(terms, float(in_year["value"].sum()), year)
         claimed = int(in_year["amount"].sum())
         paid = _round(pay.paid)
         status = _status(pay, in_year)

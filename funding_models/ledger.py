@@ -210,7 +210,7 @@ def care_code_totals(claims: pd.DataFrame) -> pd.DataFrame:
     amount = claims["amount"].to_numpy()
     totals = pd.DataFrame({
         "packed": packed, "amount": amount,
-        "priced_quantity": np.where(amount < 0, -1.0, 1.0) * claims["quantity"].to_numpy(),
+        "priced_quantity": priced_quantity(amount, claims["quantity"].to_numpy()),
         "lines": claims["lines"].to_numpy(),
     }).groupby("packed", sort=True).sum()
     columns, rest = {}, totals.index.to_numpy()
@@ -224,10 +224,16 @@ def care_code_totals(claims: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def priced_quantity(amount: np.ndarray, quantity: np.ndarray) -> np.ndarray:
+    """The quantity with the sign of the amount, so that a correction line (negative
+    amount) is priced negative."""
+    return np.where(amount < 0, -1.0, 1.0) * quantity
+
+
 def _care_code_totals_by_groupby(claims: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """:func:`care_code_totals` by grouping on the key columns themselves."""
-    signed = np.where(claims["amount"].to_numpy() < 0, -1.0, 1.0) * claims["quantity"].to_numpy()
-    frame = claims[[*keys, "amount", "lines"]].assign(priced_quantity=signed)
+    frame = claims[[*keys, "amount", "lines"]].assign(priced_quantity=priced_quantity(
+        claims["amount"].to_numpy(), claims["quantity"].to_numpy()))
     totals = (frame.groupby(keys, observed=True, sort=True, dropna=False)
               [["amount", "priced_quantity", "lines"]].sum().reset_index())
     return totals.assign(priced_quantity=totals["priced_quantity"].round(QUANTITY_DECIMALS))

@@ -36,8 +36,8 @@ import pandas as pd
 
 from funding_models.bundled import episodes_of, reconcile
 from funding_models.capitation import corridor_settlement
-from funding_models.fee_for_service import payment
-from funding_models.ledger import Ledger
+from funding_models.fee_for_service import line_value, year_payment
+from funding_models.ledger import Ledger, priced_quantity
 from funding_models.member_factors import book_factors
 from funding_models.baseline import trended_baseline
 from funding_models.populations import (
@@ -702,24 +702,15 @@ def _fee_for_service(terms, ledger: Ledger, year: int, null: bool
                if ledger.tariffs is not None else np.full(len(categories), np.nan))
     tariff = np.append(tariffs, np.nan)[codes.care_code[chosen]]  # code -1: no tariff
     amount = codes.amount[chosen]
-    signed = np.where(amount < 0, -1.0, 1.0) * claims["quantity"].to_numpy()[chosen]
-    value = np.where(np.isnan(tariff), amount * terms.price_factor, tariff * signed)
+    value = line_value(tariff, priced_quantity(amount, claims["quantity"].to_numpy()[chosen]),
+                       amount, terms.price_factor)
     patients, member = np.unique(codes.member[chosen], return_inverse=True)
     resample = Resample("patients", patients, _segment_codes(ledger, patients), {
         "value": np.bincount(member, weights=value, minlength=len(patients)),
         "amount": np.bincount(member, weights=amount, minlength=len(patients)),
     })
-    tiers = ([(None if t.up_to is None else t.up_to * 100, t.rate)
-              for t in terms.degressive_tiers] if terms.degressive_tiers else None)
-    ceiling, floor = terms.ceiling_for(year), terms.floor_for(year)
-
     def settle(totals: dict[str, np.ndarray]) -> Draws:
-        paid = np.rint([payment(gross, tiers=tiers,
-                                ceiling=None if ceiling is None else ceiling * 100,
-                                clawback_rate=terms.effective_clawback_rate,
-                                floor=None if floor is None else floor * 100,
-                                topup_rate=terms.effective_topup_rate).paid
-                        for gross in totals["value"]])
+        paid = np.rint([year_payment(terms, gross, year).paid for gross in totals["value"]])
         claimed = np.rint(totals["amount"])
         return Draws(paid, claimed, paid - claimed)
 
