@@ -448,14 +448,22 @@ def _write_summary(sheet, summary: pd.DataFrame, formats: dict[ColumnKind, str |
     _set_widths(sheet, _grid_widths(grid, currency)
                 + [None, column_width(CHART_LABEL, labels, "text", currency)])
     sheet.freeze_panes = "C2"
+    _append_labelled(sheet, grid, labels, formats)
+    last_column = get_column_letter(len(SUMMARY_COLUMNS))
+    sheet.auto_filter.ref = f"A1:{last_column}{grid.row_count + 1}"
+    if grid.row_count:
+        _add_bar_charts(sheet, grid, 1, label_column, (
+            ("insurer_cost", f"Insurer cost by contract and year ({currency})"),
+            ("provider_result", f"Provider result by contract and year ({currency})")))
+
+
+def _append_labelled(sheet, grid: _Grid, labels: list[str],
+                     formats: dict[ColumnKind, str | None]) -> None:
+    """The table's header and rows, each with its chart label after one empty column."""
     sheet.append(_header_row(sheet, grid.headers) + [None, make_cell(sheet, CHART_LABEL,
                                                                      font=BOLD)])
     for row, label in zip(_data_rows(sheet, grid, formats), labels):
         sheet.append(row + [None, make_cell(sheet, label)])
-    last_column = get_column_letter(len(SUMMARY_COLUMNS))
-    sheet.auto_filter.ref = f"A1:{last_column}{grid.row_count + 1}"
-    if grid.row_count:
-        _add_summary_charts(sheet, grid.row_count, label_column, currency)
 
 
 def _chart_labels(grid: _Grid) -> list[str]:
@@ -470,17 +478,19 @@ def _chart_labels(grid: _Grid) -> list[str]:
     return labels
 
 
-def _add_summary_charts(sheet, rows: int, label_column: int, currency: str) -> None:
-    """Bar charts of insurer cost and provider result, stacked right of the table."""
-    categories = Reference(sheet, min_col=label_column, min_row=2, max_row=rows + 1)
+def _add_bar_charts(sheet, grid: _Grid, header_row: int, label_column: int,
+                    charts: Sequence[tuple[str, str]]) -> None:
+    """A bar chart per (column, title) of ``charts``, stacked right of the table whose
+    header is on ``header_row``; the bars are named by the chart labels."""
+    rows = grid.row_count
+    categories = Reference(sheet, min_col=label_column, min_row=header_row + 1,
+                           max_row=header_row + rows)
     anchor_column = get_column_letter(label_column + 2)
-    charts = (("insurer_cost", "Insurer cost by contract and year"),
-              ("provider_result", "Provider result by contract and year"))
     for position, (column, title) in enumerate(charts):
-        values = Reference(sheet, min_col=SUMMARY_COLUMNS.index(column) + 1, min_row=1,
-                           max_row=rows + 1)
-        chart = _bar_chart(values, categories, f"{title} ({currency})", rows)
-        sheet.add_chart(chart, f"{anchor_column}{1 + position * CHART_ROWS}")
+        values = Reference(sheet, min_col=grid.headers.index(column) + 1, min_row=header_row,
+                           max_row=header_row + rows)
+        sheet.add_chart(_bar_chart(values, categories, title, rows),
+                        f"{anchor_column}{header_row + position * CHART_ROWS}")
 
 
 def _bar_chart(values: Reference, categories: Reference, title: str, bars: int) -> BarChart:
@@ -870,21 +880,12 @@ def write_sweep_sheet(sheet, run: SweepRun, formats: dict[ColumnKind, str | None
                         f"of {', '.join(run.varied)}", font=BOLD)
     _append_text(sheet, "Each row settles the contract on the same claims with the terms "
                         "shown changed; money in " f"{run.currency}.", font=ITALIC)
-    sheet.append(_header_row(sheet, grid.headers)
-                 + [None, make_cell(sheet, CHART_LABEL, font=BOLD)])
-    for row, label in zip(_data_rows(sheet, grid, formats), labels):
-        sheet.append(row + [None, make_cell(sheet, label)])
+    _append_labelled(sheet, grid, labels, formats)
     if not grid.row_count or frame["insurer_cost"].isna().all():
         return  # nothing settled: the reasons are in the status column
-    categories = Reference(sheet, min_col=label_column, min_row=top + 1,
-                           max_row=top + grid.row_count)
-    for position, column in enumerate(("insurer_cost", "provider_result")):
-        values = Reference(sheet, min_col=grid.headers.index(column) + 1, min_row=top,
-                           max_row=top + grid.row_count)
-        chart = _bar_chart(values, categories, f"{column.replace('_', ' ').capitalize()} "
-                           f"over the grid ({run.currency})", grid.row_count)
-        sheet.add_chart(chart, f"{get_column_letter(label_column + 2)}"
-                               f"{top + position * CHART_ROWS}")
+    _add_bar_charts(sheet, grid, top, label_column, [
+        (column, f"{column.replace('_', ' ').capitalize()} over the grid ({run.currency})")
+        for column in ("insurer_cost", "provider_result")])
 
 
 # -- Inputs -----------------------------------------------------------------------------
