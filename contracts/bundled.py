@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, field_validator, model_validator
 
 from contracts.terms import (
+    MAX_AMOUNT,
     PopulationTerms,
     Rate,
     Terms,
@@ -46,6 +47,8 @@ Bundle = Annotated[Union[ConditionBundle, EpisodeBundle], Field(discriminator="k
 def _positive_amount(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         raise ValueError(f"must be an amount above 0 or 'historical' (got {value!r})")
+    if value > MAX_AMOUNT:
+        raise ValueError(f"must be an amount of at most {MAX_AMOUNT:,.0f} (got {value!r})")
     return value
 
 

@@ -379,3 +379,16 @@ def test_a_key_repeated_in_a_contract_is_refused_not_silently_overridden(tmp_pat
 def test_absurd_amounts_in_terms_are_refused_not_settled(terms, message):
     # 1e300 as a benchmark once overflowed the cents arithmetic with a traceback.
     assert message in one_contract_problems(**terms)
+
+
+def test_an_absurd_bundle_price_is_refused_not_settled(tmp_path):
+    # 1e300 as an episode price once overflowed the cents arithmetic with a traceback.
+    path = tmp_path / "contracts.yaml"
+    path.write_text(
+        "contracts:\n  - name: hips\n    model: bundled\n    provider: HOSP_A\n"
+        "    bundle: {kind: episode, trigger_codes: [HIP01], window_days: 90}\n"
+        "    performance_years: [2024]\n    price: 1.0e+300\n", encoding="utf-8")
+    with pytest.raises(ContractsError) as error:
+        load_contracts(path)
+    assert "price: must be an amount of at most 10,000,000,000,000 (got 1e+300)" in str(
+        error.value)
