@@ -43,6 +43,14 @@ def input_options(command):
     return functools.reduce(lambda c, option: option(c), reversed(options), command)
 
 
+def _read_ahead(claims):
+    """Start reading the first claims file, when it is a workbook, while the rest of the
+    program loads (see :func:`fileio.sheet_reader.read_ahead`)."""
+    from fileio.sheet_reader import read_ahead
+
+    read_ahead(Path(claims[0]))
+
+
 def _paths(claims, members, fee_schedule, enrollment, attribution):
     from fileio.jobs import InputPaths
 
@@ -204,6 +212,7 @@ def compare(claims, contracts_path, output, members, fee_schedule, enrollment, a
     CLAIMS are Parquet or CSV files or folders of them. Rejected rows are listed in the workbook's
     Rejected sheet with their reasons.
     """
+    _read_ahead(claims)
     from fileio.jobs import compare_files, write_summary_json
     from fileio.out_of_core import engine_for
     from fileio.workbook import write_comparison_workbook
@@ -268,6 +277,7 @@ def sweep(claims, contracts_path, contract, varies, output, members, fee_schedul
     Example: --contract "Practices North population contract" --vary
     sharing_rate=0.3:0.7:0.1 --vary minimum_savings_rate=0,0.01,0.02
     """
+    _read_ahead(claims)
     from fileio.jobs import sweep_files
     from fileio.workbook import write_sweep_workbook
 
@@ -302,6 +312,7 @@ def validate(claims, contracts_path, members, fee_schedule, enrollment, attribut
 
     Prints, per table and file, the rows and amounts read, accepted and rejected.
     """
+    _read_ahead(claims)
     from fileio.jobs import read_run_inputs, write_rejected_csv
 
     paths = _paths(claims, members, fee_schedule, enrollment, attribution)

@@ -19,8 +19,8 @@ from fileio.atomic import atomic_output
 from fileio.csv_text import formula_safe
 from fileio.errors import InputError
 from fileio.parsing import as_text, is_blank, parse_money, parse_number
-from fileio.sources import check_readable, normalise_header, read_table
-from fileio.tables import ColumnSpec, TableSpec
+from fileio.sources import check_readable, read_table
+from fileio.tables import ColumnSpec, TableSpec, normalise_header
 from fileio.workbook import write_table_workbook
 from funding_models.cases import CASE_FIGURES, CASE_TERMS, RESULT_COLUMNS, settle_cases
 from funding_models.results import ColumnKind, cents_to_units

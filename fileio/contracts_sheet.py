@@ -38,7 +38,8 @@ from contracts.sheet_rows import (
 from fileio.atomic import atomic_output
 from fileio.errors import InputError
 from fileio.safety import check_xlsx
-from fileio.sources import HEADER_SEARCH_ROWS, check_readable, normalise_header
+from fileio.sources import HEADER_SEARCH_ROWS, check_readable
+from fileio.tables import normalise_header
 from fileio.workbook import DOCUMENT_TIME, save_deterministically
 from fileio.xlsx_style import cell_value, make_cell
 

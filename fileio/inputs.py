@@ -12,11 +12,12 @@ from typing import Sequence
 
 import pandas as pd
 
-from fileio import validation
+from fileio import sheet_reader, validation
 from fileio.errors import InputError
-from fileio.sources import RawTable, file_kind, file_sha256, normalise_header, read_table, \
-    check_readable, workbook_sheets
-from fileio.tables import ATTRIBUTION, CLAIMS, ENROLLMENT, FEE_SCHEDULE, MEMBERS, TableSpec
+from fileio.sources import RawTable, file_kind, file_sha256, read_table, check_readable, \
+    workbook_sheets
+from fileio.tables import ATTRIBUTION, CLAIMS, ENROLLMENT, FEE_SCHEDULE, MEMBERS, TableSpec, \
+    normalise_header
 from funding_models.results import REJECTED_COLUMNS, InputFileReport
 
 #: The optional tables, in the order they are read.
@@ -74,7 +75,14 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
     InputError
         When a file cannot be read at all or lacks a required column.
     """
-    options = options or ReadOptions()
+    with sheet_reader.session():
+        return _read_inputs(claims, members, fee_schedule, enrollment, attribution,
+                            options or ReadOptions())
+
+
+def _read_inputs(claims: Sequence[Path], members: Path | None, fee_schedule: Path | None,
+                 enrollment: Path | None, attribution: Path | None, options: ReadOptions
+                 ) -> Inputs:
     # A file named twice is read once: its reports would otherwise count every row twice.
     claim_paths = list(dict.fromkeys(Path(p) for p in claims))
     if not claim_paths:

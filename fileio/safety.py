@@ -10,6 +10,7 @@ to do.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import html
 import re
@@ -17,6 +18,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
+from typing import Iterator
 
 from fileio.errors import InputError, first_line
 
@@ -42,7 +44,22 @@ _DIMENSION = re.compile(
 
 
 def check_xlsx(path: Path) -> None:
-    """Refuse an ``.xlsx`` that is not a workbook, is encrypted, or is a zip/XML bomb.
+    """Refuse an ``.xlsx`` that is not a workbook, is encrypted, or is a zip/XML bomb:
+    :func:`check_container`, then :func:`check_parts`.
+
+    Raises
+    ------
+    InputError
+        With a sentence that says what the file is and what to do.
+    """
+    check_container(path)
+    check_parts(path)
+
+
+def check_container(path: Path) -> None:
+    """The checks that unpack no part: that the file is a zip (not an old ``.xls`` or a
+    password-protected workbook, not text), that its entries are not encrypted, and that
+    its declared sizes are not a zip bomb's.
 
     Raises
     ------
@@ -58,20 +75,39 @@ def check_xlsx(path: Path) -> None:
         if _looks_like_text(head):
             hint = "it looks like a text (CSV) file: rename it to .csv"
         raise InputError(f"{path}: not a readable .xlsx workbook; {hint}.")
+    with _opened(path) as archive:
+        _check_not_encrypted(path, archive)
+        _check_sizes(path, archive)
+
+
+def check_parts(path: Path) -> None:
+    """The checks that unpack every XML part of a workbook that passed
+    :func:`check_container`: no entity or document type declarations, each part exactly
+    the size and checksum its zip directory declares, no sheet spanning more than
+    :data:`MAX_CELLS` cells. Done once per workbook that several tables are read from (a
+    file changed since is checked again; a refusal is not remembered).
+
+    Raises
+    ------
+    InputError
+        With a sentence that says what is wrong and what to do.
+    """
     status = path.stat()
-    _check_zip(path, status.st_size, status.st_mtime_ns)
+    _check_parts(path, status.st_size, status.st_mtime_ns)
 
 
 @functools.lru_cache(maxsize=16)
-def _check_zip(path: Path, size: int, modified_ns: int) -> None:
-    """The checks of the zip and its parts, which unpack every XML part: done once for a
-    workbook that several tables are read from (a file changed since is checked again;
-    a refusal is not remembered)."""
+def _check_parts(path: Path, size: int, modified_ns: int) -> None:
+    with _opened(path) as archive:
+        _check_xml_parts(path, archive)
+
+
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The workbook's zip; a damaged one is refused with one sentence."""
     try:
         with zipfile.ZipFile(path) as archive:
-            _check_not_encrypted(path, archive)
-            _check_sizes(path, archive)
-            _check_xml_parts(path, archive)
+            yield archive
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as error:
         # A damaged part fails as it is unpacked (zlib), or names an unknown compression.
         raise InputError(f"{path}: the workbook is damaged ({first_line(error)}); export "

@@ -25,12 +25,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from fileio import sheet_reader
 from fileio.errors import InputError, first_line
-from fileio.safety import check_xlsx
-from fileio.tables import TableSpec
-
-#: Tables a one-sheet workbook holds whatever its sheet is called.
-STANDALONE_TABLES = ("claims", "cases")
+from fileio.tables import TableSpec, normalise_header, pick_sheet
 
 #: How many rows from the top may hold titles before the header.
 HEADER_SEARCH_ROWS = 30
@@ -73,15 +70,6 @@ class RawTable:
     blank_rows: int = 0
     malformed: list[tuple[int | None, str, str]] = field(default_factory=list)
     as_given: list[tuple[str, pa.Array]] = field(default_factory=list)
-
-
-def normalise_header(name: object) -> str:
-    """Canonical form of a header: trimmed, lower-case, spaces and hyphens as ``_``.
-
-    >>> normalise_header(" Service-Date ")
-    'service_date'
-    """
-    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
 
 
 def file_sha256(path: Path) -> str:
@@ -130,14 +118,9 @@ def check_readable(path: Path) -> None:
 
 
 def workbook_sheets(path: Path) -> list[str]:
-    """Names of the sheets of a workbook, after the safety checks."""
-    import fastexcel
-
-    check_xlsx(path)
-    try:
-        return list(fastexcel.read_excel(str(path)).sheet_names)
-    except Exception as error:  # fastexcel raises its own error types
-        raise InputError(f"{path}: cannot open the workbook ({first_line(error)}).") from None
+    """Names of the sheets of a workbook, as its reader lists them
+    (:mod:`fileio.sheet_reader`: the checks of the workbook run meanwhile)."""
+    return sheet_reader.workbook(path).sheets
 
 
 def read_table(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str | None = None,
@@ -255,36 +238,15 @@ def _in_context(where: str, error: InputError) -> InputError:
     return InputError(f"{where}: {error}")
 
 
-def _pick_sheet(path: Path, spec: TableSpec, sheets: list[str], sheet: str | None) -> str:
-    if sheet is not None:
-        if sheet not in sheets:
-            raise InputError(f"{path}: no sheet named {sheet!r} (sheets: {', '.join(sheets)}).")
-        return sheet
-    by_name = {normalise_header(s): s for s in sheets}
-    if spec.name in by_name:
-        return by_name[spec.name]
-    if spec.name in STANDALONE_TABLES and len(sheets) == 1:
-        return sheets[0]
-    raise InputError(
-        f"{path}: no sheet named {spec.name!r} (sheets: {', '.join(sheets)}); "
-        f"name the {spec.name} sheet '{spec.name}'"
-        + (" or keep one sheet only." if spec.name in STANDALONE_TABLES else ".")
-    )
-
-
 def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str | None,
                all_columns: bool) -> RawTable:
-    import fastexcel
-
-    name = _pick_sheet(path, spec, workbook_sheets(path), sheet)
-    where = f"{path}, sheet {name!r}"
+    reader = sheet_reader.workbook(path)
     try:
-        # One parse of the sheet (calamine reads the whole sheet even for a preview).
-        # skip_rows=0 anchors row 0 at the sheet's first row, so positions are row numbers.
-        sheet_rows = fastexcel.read_excel(str(path)).load_sheet(
-            name, header_row=None, skip_rows=0, dtypes="string").to_arrow()
-    except Exception as error:
-        raise InputError(f"{where}: cannot read the sheet ({first_line(error)}).") from None
+        name = pick_sheet(path, spec, reader.sheets, sheet)
+        sheet_rows = reader.table(name)  # row 0 is the sheet's first row
+    finally:
+        sheet_reader.release(reader)
+    where = f"{path}, sheet {name!r}"
     if sheet_rows.num_rows == 0:
         raise InputError(f"{where}: the sheet is empty; it needs a header row and data.")
     grid = [list(row.values()) for row in sheet_rows.slice(0, HEADER_SEARCH_ROWS).to_pylist()]

@@ -1,8 +1,12 @@
 """The input tables fundcalc reads and the columns each must or may have (SPEC §1)."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
+
+from fileio.errors import InputError
 
 #: How a column's cells are parsed.
 CellKind = Literal["text", "lower_text", "upper_text", "date", "money", "number", "integer"]
@@ -122,3 +126,35 @@ ATTRIBUTION = TableSpec(
 
 #: Every table, by the sheet name it is read from.
 TABLES = {spec.name: spec for spec in (CLAIMS, MEMBERS, FEE_SCHEDULE, ENROLLMENT, ATTRIBUTION)}
+
+
+#: Tables a one-sheet workbook holds whatever its sheet is called.
+STANDALONE_TABLES = ("claims", "cases")
+
+
+def normalise_header(name: object) -> str:
+    """Canonical form of a header: trimmed, lower-case, spaces and hyphens as ``_``.
+
+    >>> normalise_header(" Service-Date ")
+    'service_date'
+    """
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
+def pick_sheet(path: Path, spec: TableSpec, sheets: list[str], sheet: str | None) -> str:
+    """The sheet ``spec``'s table is read from: ``sheet`` if given, else the one named like
+    the table, else (claims and cases) the only sheet."""
+    if sheet is not None:
+        if sheet not in sheets:
+            raise InputError(f"{path}: no sheet named {sheet!r} (sheets: {', '.join(sheets)}).")
+        return sheet
+    by_name = {normalise_header(s): s for s in sheets}
+    if spec.name in by_name:
+        return by_name[spec.name]
+    if spec.name in STANDALONE_TABLES and len(sheets) == 1:
+        return sheets[0]
+    raise InputError(
+        f"{path}: no sheet named {spec.name!r} (sheets: {', '.join(sheets)}); "
+        f"name the {spec.name} sheet '{spec.name}'"
+        + (" or keep one sheet only." if spec.name in STANDALONE_TABLES else ".")
+    )

@@ -224,6 +224,22 @@ def far_cell_not_declared(folder: Path) -> list[str]:
     return validate(path)
 
 
+def far_cell_hidden(folder: Path) -> list[str]:
+    """A claims sheet with a cell at XFD2, its dimension saying A1:F2 and 400 000 rows of
+    column A after it, so that neither the dimension nor the last rows show the far
+    cell: the reader asks for 16 384 x 400 002 cells, more memory than a machine has, and
+    its process aborts (the process that reads the sheet, not fundcalc's own)."""
+    def add_far_cell(name: str, part: bytes) -> bytes:
+        if not name.startswith("xl/worksheets/"):
+            return part
+        rows = b"".join(b'<row r="%d"><c r="A%d"><v>1</v></c></row>' % (r, r)
+                        for r in range(3, 400_003))
+        part = part.replace(b'<row r="2">', b'<row r="2"><c r="XFD2"><v>1</v></c>', 1)
+        return part.replace(b"</sheetData>", rows + b"</sheetData>")
+
+    return validate(rewrite_xlsx(claims_xlsx(folder, claim()), add_far_cell))
+
+
 def zip_encrypted(folder: Path) -> list[str]:
     """A workbook whose zip entries are marked encrypted, as ``zip -P`` marks them (bit 0
     of each entry's flags, in its local header and in the central directory)."""
@@ -451,6 +467,11 @@ CATALOGUE: dict[str, Case] = {
                 "cells from row 1), more than the 60,000,000 cells fundcalc reads; delete "
                 "the stray cells beyond the table (the rows below it and the columns to its "
                 "right) and save it again.")),
+    "a far cell that neither the dimension nor the last rows show": Case(
+        far_cell_hidden,
+        Refused(f"{DIR}/claims.xlsx: the spreadsheet reader failed on this workbook (signal "
+                "SIGABRT); open it in Excel, delete any stray cells beyond the tables, and "
+                "save it again, or export the sheets as CSV.")),
     "xlsx with encrypted zip entries (zip -P)": Case(
         zip_encrypted,
         Refused(f"{DIR}/claims.xlsx: the workbook's zip entries are encrypted (password-"

@@ -1,0 +1,342 @@
+"""Workbook sheets, read by calamine in a process of its own.
+
+fastexcel (Rust's calamine) reads a whole sheet in one call that cannot be interrupted,
+and a hand-made workbook can make it ask for more memory than there is, which aborts the
+process it runs in. So each workbook is read by a child process (``python -m
+fileio.sheet_reader``), which lists its sheets and reads the sheets asked for, each into
+an Arrow file, while this process checks the workbook's parts
+(:func:`fileio.safety.check_parts`, which unpacks all of them) and gets on with loading
+the contracts and the other tables. A refusal by the checks stops the child and is what
+is reported, whatever the child did; a child that dies is reported as one sentence. No
+sheet is used before its workbook has passed every check.
+
+:func:`read_ahead` starts on a run's first claims workbook as early as the command line
+can, so that its longest read overlaps everything else.
+"""
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator
+
+from fileio.errors import InputError, first_line
+
+#: The workbooks being read, by path and file status; see :func:`workbook`.
+_OPEN: dict[tuple[str, int, int], "Workbook"] = {}
+_OPEN_LOCK = threading.Lock()
+#: How many sessions are open; see :func:`session`.
+_SESSIONS = 0
+
+
+class Workbook:
+    """One workbook, its sheets read by a child process.
+
+    Parameters
+    ----------
+    path : Path
+        The workbook; it has passed :func:`fileio.safety.check_container`.
+    first : str, optional
+        A table (``claims``) whose sheet, picked by :func:`fileio.tables.pick_sheet`, the
+        child reads at once, before it is asked for.
+    """
+
+    def __init__(self, path: Path, first: str | None = None):
+        from fileio.safety import check_parts
+
+        self.path = path
+        self._folder = tempfile.mkdtemp(prefix="fundcalc-sheets-")
+        self._sheets: Future[list[str]] = Future()
+        self._tables: dict[str, Future] = {}
+        self._ended: InputError | None = None  # why the child stopped, once it has
+        self._lock = threading.Lock()
+        package_root = str(Path(__file__).resolve().parent.parent)
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+        with open(os.path.join(self._folder, "stderr"), "wb") as stderr:
+            self._child = subprocess.Popen(
+                [sys.executable, "-m", "fileio.sheet_reader", str(path), self._folder,
+                 first or ""],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                env=environment)
+        threading.Thread(target=self._listen, daemon=True).start()
+        self._checks = _in_thread(check_parts, path)
+
+    @property
+    def sheets(self) -> list[str]:
+        """The workbook's sheet names, in their order."""
+        try:
+            return self._sheets.result()
+        except InputError:
+            self._raise_if_refused()
+            raise
+
+    def prefetch(self, sheet: str) -> None:
+        """Start reading ``sheet`` (once)."""
+        with self._lock:
+            if sheet in self._tables:
+                return
+            self._tables[sheet] = future = Future()
+            if self._ended is not None:
+                future.set_exception(self._ended)
+                return
+            try:
+                self._child.stdin.write((json.dumps(sheet) + "\n").encode())
+                self._child.stdin.flush()
+            except OSError:  # the child has ended; _listen says why
+                pass
+
+    def table(self, sheet: str):
+        """``sheet``'s cells as text (a :class:`pyarrow.RecordBatch`, row 0 the sheet's
+        first row), once the workbook has passed its checks.
+
+        Raises
+        ------
+        InputError
+            When the workbook fails a check, or the sheet cannot be read.
+        """
+        self.prefetch(sheet)
+        try:
+            batch = self._tables[sheet].result()
+        except InputError:
+            self._raise_if_refused()
+            raise
+        self._raise_if_refused()
+        return batch
+
+    def close(self) -> None:
+        """Stop the child and remove its files."""
+        if self._child.poll() is None:
+            self._child.kill()
+        self._child.wait()
+        try:
+            self._child.stdin.close()
+        except OSError:  # what was left unsent cannot be sent to a child that has ended
+            pass
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+    def _raise_if_refused(self) -> None:
+        """Wait for the checks; when they refuse the workbook, stop the child and raise."""
+        try:
+            self._checks.result()
+        except InputError:
+            self.close()
+            raise
+
+    def _listen(self) -> None:
+        """Hand each of the child's answers to whoever waits for it; when the child ends,
+        fail whatever it left unanswered."""
+        for line in self._child.stdout:
+            try:
+                answer = json.loads(line)
+            except ValueError:  # not an answer: something the reader printed
+                continue
+            if "sheets" in answer:
+                self._sheets.set_result(answer["sheets"])
+            elif "sheet" not in answer:  # the workbook cannot be opened
+                self._sheets.set_exception(InputError(
+                    f"{self.path}: cannot open the workbook ({answer['error']})."))
+            else:
+                with self._lock:  # the sheet read first was not asked for
+                    future = self._tables.setdefault(answer["sheet"], Future())
+                if "error" in answer:
+                    future.set_exception(InputError(
+                        f"{self.path}, sheet {answer['sheet']!r}: cannot read the sheet "
+                        f"({answer['error']})."))
+                else:
+                    future.set_result(_load(answer["file"]))
+        self._child.stdout.close()
+        with self._lock:
+            self._ended = InputError(self._stop_message())
+            for future in [self._sheets, *self._tables.values()]:
+                if not future.done():
+                    future.set_exception(self._ended)
+
+    def _stop_message(self) -> str:
+        status = self._child.wait()
+        try:
+            with open(os.path.join(self._folder, "stderr"), "rb") as stderr:
+                said = stderr.read().decode("utf-8", "replace").strip().splitlines()
+        except OSError:
+            said = []
+        why = (f"signal {signal.Signals(-status).name}" if status < 0
+               else said[-1] if said else f"exit status {status}")
+        return (f"{self.path}: the spreadsheet reader failed on this workbook ({why}); open it "
+                "in Excel, delete any stray cells beyond the tables, and save it again, or "
+                "export the sheets as CSV.")
+
+
+def _in_thread(function, *args) -> Future:
+    """``function(*args)`` run in a thread that does not hold up the interpreter's exit."""
+    future: Future = Future()
+
+    def run():
+        try:
+            future.set_result(function(*args))
+        except BaseException as error:  # handed to whoever waits for the result
+            future.set_exception(error)
+
+    threading.Thread(target=run, daemon=True).start()
+    return future
+
+
+def _load(file: str):
+    """The record batch an Arrow file of the child holds (read into memory, the file
+    removed)."""
+    import pyarrow as pa
+
+    with pa.OSFile(file) as source:
+        table = pa.ipc.open_file(source).read_all()
+    os.remove(file)
+    return table.combine_chunks().to_batches()[0] if table.num_rows else \
+        pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
+def workbook(path: Path, first: str | None = None) -> Workbook:
+    """The reader of ``path``, started on first use (after the checks that unpack no
+    part; reading ``first``'s sheet at once, see :class:`Workbook`) and kept until the end
+    of the :func:`session` (or, outside one, until :func:`close_all`).
+
+    Raises
+    ------
+    InputError
+        When the file is not a workbook fundcalc reads (:func:`fileio.safety.check_container`).
+    """
+    from fileio.safety import check_container
+
+    check_container(path)
+    status = path.stat()
+    key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
+    with _OPEN_LOCK:
+        if key not in _OPEN:
+            _OPEN[key] = Workbook(path, first)
+        return _OPEN[key]
+
+
+def read_ahead(path: Path) -> None:
+    """Start reading the claims sheet of the workbook ``path`` now, so that the read
+    overlaps whatever comes before the claims are needed. Never raises: a problem is
+    reported when the claims are read, in its turn."""
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            workbook(path, first="claims")
+        except (InputError, OSError):  # said again, in order, when the claims are read
+            pass
+
+
+@contextlib.contextmanager
+def session() -> Iterator[None]:
+    """Keep the workbooks opened within (or before) it until it ends, then stop their
+    children; outside a session, :func:`fileio.sources.read_table` stops a workbook's
+    child once its sheet is read."""
+    global _SESSIONS
+    _SESSIONS += 1
+    try:
+        yield
+    finally:
+        _SESSIONS -= 1
+        if not _SESSIONS:
+            close_all()
+
+
+def release(reader: Workbook) -> None:
+    """Done with ``reader`` for now: outside a :func:`session`, stop its child."""
+    if _SESSIONS:
+        return
+    with _OPEN_LOCK:
+        for key in [key for key, value in _OPEN.items() if value is reader]:
+            del _OPEN[key]
+    reader.close()
+
+
+@atexit.register
+def close_all() -> None:
+    """Stop every workbook's child and forget them."""
+    with _OPEN_LOCK:
+        readers = list(_OPEN.values())
+        _OPEN.clear()
+    for reader in readers:
+        reader.close()
+
+
+def _limit_memory() -> None:
+    """Hold the child's address space to the machine's memory, so that a sheet that would
+    ask for more fails at once (the reader then aborts) instead of pushing the machine
+    into swap or the kernel's out-of-memory killer; where the system has no such limits,
+    nothing changes."""
+    try:
+        import resource
+
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory if hard == resource.RLIM_INFINITY else min(memory, hard)
+        if soft == resource.RLIM_INFINITY or soft > limit:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _serve(path: str, folder: str, first: str) -> None:
+    """The child: list the sheets, read ``first``'s sheet (if a table is named), then each
+    sheet named on standard input (two at a time), each into an Arrow file of ``folder``,
+    answering with a line of JSON each."""
+    import fastexcel
+    import pyarrow as pa
+
+    from fileio.tables import TABLES, pick_sheet
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops the child
+    _limit_memory()
+    answer_lock = threading.Lock()
+
+    def answer(**fields) -> None:
+        with answer_lock:
+            sys.stdout.write(json.dumps(fields) + "\n")
+            sys.stdout.flush()
+
+    def read(number: int, sheet: str) -> None:
+        try:
+            # One parse of the sheet (calamine reads the whole sheet even for a preview);
+            # skip_rows=0 anchors row 0 at the sheet's first row.
+            cells = fastexcel.read_excel(path).load_sheet(
+                sheet, header_row=None, skip_rows=0, dtypes="string").to_arrow()
+        except Exception as error:  # fastexcel raises its own error types
+            answer(sheet=sheet, error=first_line(error))
+            return
+        file = os.path.join(folder, f"{number}.arrow")
+        with pa.OSFile(file, "wb") as sink, pa.ipc.new_file(sink, cells.schema) as writer:
+            writer.write(cells)
+        answer(sheet=sheet, file=file)
+
+    try:
+        names = list(fastexcel.read_excel(path).sheet_names)
+    except Exception as error:
+        answer(error=first_line(error))
+        return
+    answer(sheets=names)
+    started = set()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        if first:
+            try:
+                started.add(pick_sheet(Path(path), TABLES[first], names, None))
+                pool.submit(read, 0, *started)
+            except InputError:  # said when the table is read
+                pass
+        for number, line in enumerate(sys.stdin, 1):
+            sheet = json.loads(line)
+            if sheet not in started:
+                started.add(sheet)
+                pool.submit(read, number, sheet)
+
+
+if __name__ == "__main__":
+    _serve(*sys.argv[1:4])
