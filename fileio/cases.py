@@ -131,12 +131,12 @@ def _parse_cases(columns: dict[str, pa.Array], decimal_comma: bool
             continue
         column = columns[name]
         if name in ("benchmark", "expenditure"):
-            values, problem = parse_money(column, decimal_comma, limit=MAX_CASE_AMOUNT)
+            values, reasons = parse_money(column, decimal_comma, limit=MAX_CASE_AMOUNT)
             values = values.astype(np.float64)
         else:
-            values, problem = parse_number(column, decimal_comma)
-            negative = ~np.isnan(values) & (values < 0)
-            problem = np.where(negative & pd.isna(problem), "below 0", problem)
+            values, reasons = parse_number(column, decimal_comma)
+            reasons.set(~np.isnan(values) & (values < 0), "below 0", only_new=True)
+        problem = reasons.as_objects()
         blank = is_blank(column)
         values = np.where(blank | ~pd.isna(problem), np.nan, values)
         text = as_text(column).to_numpy(zero_copy_only=False)

@@ -414,22 +414,24 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
     read, the rows rejected while parsing, and the malformed CSV lines (in file and line
     order).
 
-    The next batch is read, and the last one written, in threads of their own while a
-    batch is parsed: Arrow lets go of the interpreter while it reads and writes Parquet.
+    The next batch is read and its cells parsed, and the last one written, in threads of
+    their own while a batch's ids are numbered: Arrow lets go of the interpreter while it
+    reads and writes Parquet, and so does most of the parsing.
     """
     written = [folder / "lines-empty.parquet"]
     pq.write_table(_LINES.empty_table(), written[0])
     counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
     rejects, malformed = [], []
-    batches = ((index, number, raw) for index, path in enumerate(files)
+    batches = ((index, number, raw, validation.parse_raw(
+                    raw, CLAIMS, decimal_comma=options.decimal_comma,
+                    date_format=options.date_format))
+               for index, path in enumerate(files)
                for number, raw in enumerate(_BATCH_READERS[file_kind(path)](
                    path, CLAIMS, options.rename, engine.batch_rows)))
     with ThreadPoolExecutor(max_workers=1) as reader, \
             ThreadPoolExecutor(max_workers=1) as writer:
         writing = writer.submit(lambda: None)
-        for index, number, raw in _read_ahead(batches, reader):
-            table = validation.parse_raw(raw, CLAIMS, decimal_comma=options.decimal_comma,
-                                         date_format=options.date_format)
+        for index, number, raw, table in _read_ahead(batches, reader):
             counts[index]["rows"] += len(raw.rows) + len(raw.malformed)
             counts[index]["amount"] += int(table.amount_cents.sum())
             counts[index]["blank"] += raw.blank_rows

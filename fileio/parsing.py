@@ -1,10 +1,10 @@
 """Vectorised parsing of one input column into typed values, with a reason for each failure.
 
 Every parser takes a pyarrow array (text as read from a spreadsheet or CSV, or a typed
-Parquet column) and returns ``(values, problem)``: a numpy array of parsed values and a
-numpy object array holding, for each row, ``None`` when the value parsed (or was blank) or
-a short reason when it did not. Blank cells are reported separately by :func:`is_blank`;
-whether a blank is allowed is the caller's decision.
+Parquet column) and returns ``(values, problems)``: a numpy array of parsed values and
+:class:`Problems`, which says for each cell whether it parsed (or was blank) and, where
+not, a short reason. Blank cells are reported separately by :func:`is_blank`; whether a
+blank is allowed is the caller's decision.
 """
 from __future__ import annotations
 
@@ -17,9 +17,6 @@ import pyarrow.compute as pc
 #: Largest amount one claim line may carry, in currency units; a larger one is taken as
 #: an export error (and keeps sums of many lines far from int64's limit).
 MAX_LINE_AMOUNT = 100_000_000
-
-#: Marks an amount too large for int64 cents until :func:`parse_money` words it.
-_TOO_LARGE = "amount too large"
 
 _PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
 _COMMA_NUMBER = r"^[+-]?\d{1,3}(\.\d{3})*(,\d*)?$|^[+-]?\d+(,\d*)?$"
@@ -61,10 +58,58 @@ def is_blank(column: pa.Array) -> np.ndarray:
     return as_text(column).is_null().to_numpy(zero_copy_only=False)
 
 
-def _reasons(bad: np.ndarray, reason: str) -> np.ndarray:
-    problem = np.full(len(bad), None, dtype=object)
-    problem[bad] = reason
-    return problem
+class Problems:
+    """Why cells of a column did not parse, a small code per cell: 0 where the cell parsed
+    (or was blank), else one more than its reason's place in :attr:`reasons`. Codes rather
+    than a Python object per cell, so that a million cells are judged by numpy alone.
+
+    Parameters
+    ----------
+    count : int
+        How many cells, none of them with a problem yet.
+
+    Examples
+    --------
+    >>> problems = Problems(3)
+    >>> problems.set(np.array([False, True, True]), "not a number")
+    >>> problems.set(np.array([True, True, False]), "too small", only_new=True)
+    >>> problems.as_objects().tolist()
+    ['too small', 'not a number', 'not a number']
+    """
+
+    def __init__(self, count: int, codes: np.ndarray | None = None,
+                 reasons: list[str] | None = None):
+        self.codes = np.zeros(count, dtype=np.uint8) if codes is None else codes
+        self.reasons = [] if reasons is None else reasons
+
+    def set(self, where: np.ndarray, reason: str, *, only_new: bool = False) -> None:
+        """Give the cells of the boolean mask ``where`` this reason (with ``only_new``, only
+        those without one yet)."""
+        if only_new:
+            where = where & (self.codes == 0)
+        if not where.any():
+            return
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        self.codes[where] = self.reasons.index(reason) + 1
+
+    def clear(self, where: np.ndarray) -> None:
+        """The cells of the boolean mask ``where`` parsed after all."""
+        self.codes[where] = 0
+
+    @property
+    def bad(self) -> np.ndarray:
+        """True for the cells with a problem."""
+        return self.codes != 0
+
+    def take(self, positions: np.ndarray) -> "Problems":
+        """The problems of the cells at ``positions``, in their order."""
+        return Problems(len(positions), self.codes.take(positions), self.reasons)
+
+    def as_objects(self, positions: np.ndarray | None = None) -> np.ndarray:
+        """Each cell's reason, or ``None`` (of the cells at ``positions`` only, if given)."""
+        codes = self.codes if positions is None else self.codes[positions]
+        return np.array([None, *self.reasons], dtype=object)[codes]
 
 
 def parse_money(column: pa.Array, decimal_comma: bool = False,
@@ -90,8 +135,8 @@ def parse_money(column: pa.Array, decimal_comma: bool = False,
     -------
     cents : numpy.ndarray of int64
         Amounts in cents (0 where blank or not parsed).
-    problem : numpy.ndarray of object
-        ``None`` or the reason the cell is not an amount.
+    problems : Problems
+        Why cells are not an amount.
 
     Examples
     --------
@@ -100,18 +145,19 @@ def parse_money(column: pa.Array, decimal_comma: bool = False,
     [268, 0, 0]
     """
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
-        cents, problem = _float_cents(column.to_numpy(zero_copy_only=False).astype(np.float64))
+        cents, problems = _float_cents(column.to_numpy(zero_copy_only=False).astype(np.float64))
     else:
-        cents, problem = _text_cents(as_text(column), decimal_comma)
-    beyond = f"amount beyond ±{limit:,.0f} (an export error?)"
-    problem[problem == _TOO_LARGE] = beyond
-    too_large = (problem == None) & (np.abs(cents) > limit * 100)  # noqa: E711
-    problem[too_large] = beyond
-    cents[problem != None] = 0  # noqa: E711
-    return cents, problem
+        cents, problems = _text_cents(as_text(column), decimal_comma)
+    huge = ~(np.abs(cents) <= 2**62)  # beyond int64 (or infinite): no amount at all
+    cents = np.where(huge, 0, cents).astype(np.int64)
+    problems.set(huge | (np.abs(cents) > limit * 100),
+                 f"amount beyond ±{limit:,.0f} (an export error?)", only_new=True)
+    cents[problems.bad] = 0
+    return cents, problems
 
 
-def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, np.ndarray]:
+def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, Problems]:
+    """Cents (as floats: infinite where the number is absurdly long) and problems."""
     present = text.is_valid().to_numpy(zero_copy_only=False)
     if decimal_comma:
         ok = pc.match_substring_regex(text, _COMMA_NUMBER)
@@ -136,12 +182,15 @@ def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, np.nda
                        round_mode="half_to_even")
     units = pc.cast(rounded, pa.float64()).to_numpy(zero_copy_only=False)
     cents = np.where(ok & ~fits, np.inf, np.rint(units * 100))
-    problem = _reasons(present & ~ok, hint)
-    return _clip_to_int(cents, problem)
+    problems = Problems(len(cents))
+    problems.set(present & ~ok, hint)
+    return cents, problems
 
 
-def _float_cents(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    problem = _reasons(~np.isfinite(values) & ~np.isnan(values), "not a finite amount")
+def _float_cents(values: np.ndarray) -> tuple[np.ndarray, Problems]:
+    """Cents (as floats) and problems."""
+    problems = Problems(len(values))
+    problems.set(~np.isfinite(values) & ~np.isnan(values), "not a finite amount")
     scaled = np.where(np.isfinite(values), values, 0.0) * 100
     cents = np.rint(scaled)
     # Where x * 100 lies within float noise of a half cent, binary rounding may fall on
@@ -149,29 +198,24 @@ def _float_cents(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     near_half = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) < 1e-6
     for i in np.flatnonzero(near_half):
         cents[i] = float(Decimal(repr(float(values[i]))).scaleb(2).to_integral_value(ROUND_HALF_EVEN))
-    return _clip_to_int(cents, problem)
+    return cents, problems
 
 
-def _clip_to_int(cents: np.ndarray, problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    huge = ~(np.abs(cents) <= 2**62)
-    problem[huge & (problem == None)] = _TOO_LARGE  # noqa: E711
-    return np.where(huge, 0, cents).astype(np.int64), problem
-
-
-def parse_number(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def parse_number(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndarray, Problems]:
     """Parse plain numbers (quantities, risk scores) into float64.
 
     Returns
     -------
     values : numpy.ndarray of float64
         NaN where blank or not parsed.
-    problem : numpy.ndarray of object
-        ``None`` or why the cell is not a number.
+    problems : Problems
+        Why cells are not a number.
     """
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
         values = column.to_numpy(zero_copy_only=False).astype(np.float64)
-        problem = _reasons(np.isinf(values), "not a finite number")
-        return np.where(np.isinf(values), np.nan, values), problem
+        problems = Problems(len(values))
+        problems.set(np.isinf(values), "not a finite number")
+        return np.where(np.isinf(values), np.nan, values), problems
     text = as_text(column)
     present = text.is_valid().to_numpy(zero_copy_only=False)
     if decimal_comma:
@@ -182,13 +226,14 @@ def parse_number(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndar
     ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
     safe = pc.if_else(pa.array(ok), text, pa.scalar(None, pa.string()))
     values = pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False)
-    problem = _reasons(present & ~ok, "not a number")
+    problems = Problems(len(values))
+    problems.set(present & ~ok, "not a number")
     # Hundreds of digits overflow to infinity, which no quantity or score can be.
-    problem[np.isinf(values)] = "not a finite number"
-    return np.where(np.isinf(values), np.nan, values), problem
+    problems.set(np.isinf(values), "not a finite number")
+    return np.where(np.isinf(values), np.nan, values), problems
 
 
-def parse_date(column: pa.Array, date_format: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def parse_date(column: pa.Array, date_format: str | None = None) -> tuple[np.ndarray, Problems]:
     """Parse dates: Excel dates, ISO ``YYYY-MM-DD`` text, or text in ``date_format``.
 
     A time of day after the date is ignored. Impossible dates such as 30 February and
@@ -198,15 +243,15 @@ def parse_date(column: pa.Array, date_format: str | None = None) -> tuple[np.nda
     -------
     values : numpy.ndarray of datetime64[D]
         NaT where blank or not parsed.
-    problem : numpy.ndarray of object
-        ``None`` or why the cell is not a date.
+    problems : Problems
+        Why cells are not a date.
     """
     if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type):
         if pa.types.is_timestamp(column.type) and column.type.tz is not None:
             column = pc.local_timestamp(column)  # the day on the wall clock, not in UTC
         # Flooring in numpy keeps times of day (a cast to seconds refuses milliseconds).
         values = column.to_numpy(zero_copy_only=False).astype("datetime64[D]")
-        return _check_date_range(values, np.full(len(values), None, dtype=object))
+        return _check_date_range(values, Problems(len(values)))
     text = as_text(column)
     present = text.is_valid().to_numpy(zero_copy_only=False)
     iso = pc.fill_null(pc.match_substring_regex(text, _ISO_DATE), False)
@@ -216,12 +261,13 @@ def parse_date(column: pa.Array, date_format: str | None = None) -> tuple[np.nda
     day = pc.cast(pc.utf8_slice_codeunits(iso_text, 8, 10), pa.int32()).to_numpy(zero_copy_only=False)
     values, valid_day = _compose_dates(year, month, day)
     iso = iso.to_numpy(zero_copy_only=False)
-    problem = _reasons(present & ~iso, f"not a date ({_DATE_HINT})")
-    problem[iso & ~valid_day] = "not a real calendar date"
+    problems = Problems(len(values))
+    problems.set(present & ~iso, f"not a date ({_DATE_HINT})")
+    problems.set(iso & ~valid_day, "not a real calendar date")
     values[~(iso & valid_day)] = np.datetime64("NaT")
     if date_format:
-        values, problem = _parse_with_format(text, date_format, values, problem, present & ~iso)
-    return _check_date_range(values, problem)
+        _parse_with_format(text, date_format, values, problems, present & ~iso)
+    return _check_date_range(values, problems)
 
 
 def _compose_dates(year, month, day) -> tuple[np.ndarray, np.ndarray]:
@@ -234,36 +280,38 @@ def _compose_dates(year, month, day) -> tuple[np.ndarray, np.ndarray]:
     return first + np.where(valid, day - 1, 0).astype("timedelta64[D]"), valid
 
 
-def _parse_with_format(text, date_format, values, problem, candidates):
+def _parse_with_format(text, date_format, values, problems, candidates) -> None:
+    """Parse the ``candidates`` cells (not ISO dates) in ``date_format``, in place."""
     import pandas as pd
 
     rows = np.flatnonzero(candidates)
     if len(rows) == 0:
-        return values, problem
+        return
     subset = pd.Series(pc.take(text, pa.array(rows)).to_pylist(), dtype=object)
     parsed = pd.to_datetime(subset, format=date_format, errors="coerce").to_numpy()
     good = ~np.isnat(parsed)
     values[rows[good]] = parsed[good].astype("datetime64[D]")
-    problem[rows[good]] = None
-    problem[rows[~good]] = f"not a date in date_format {date_format!r}"
-    return values, problem
+    parsed_now = np.zeros(len(values), dtype=bool)
+    parsed_now[rows[good]] = True
+    problems.clear(parsed_now)
+    problems.set(candidates & ~parsed_now, f"not a date in date_format {date_format!r}")
 
 
 #: The first and last day accepted.
 _FIRST_DAY, _LAST_DAY = np.datetime64("1900-01-01", "D"), np.datetime64("2199-12-31", "D")
 
 
-def _check_date_range(values: np.ndarray, problem: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_date_range(values: np.ndarray, problems: Problems) -> tuple[np.ndarray, Problems]:
     out_of_range = ~np.isnat(values) & ((values < _FIRST_DAY) | (values > _LAST_DAY))
-    problem[out_of_range] = "date outside the years 1900-2199"
+    problems.set(out_of_range, "date outside the years 1900-2199")
     values = values.copy()
     values[out_of_range] = np.datetime64("NaT")
-    return values, problem
+    return values, problems
 
 
-def parse_integer(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def parse_integer(column: pa.Array) -> tuple[np.ndarray, Problems]:
     """Parse whole numbers (such as a year); ``2024.0`` is accepted as 2024."""
-    values, problem = parse_number(column)
+    values, problems = parse_number(column)
     not_whole = ~np.isnan(values) & (values != np.round(values))
-    problem[not_whole & (problem == None)] = "not a whole number"  # noqa: E711
-    return values, problem
+    problems.set(not_whole, "not a whole number", only_new=True)
+    return values, problems

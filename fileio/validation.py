@@ -66,13 +66,13 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
         if array is None:
             columns[spec_column.name] = _absent(spec_column, n)
             continue
-        values, problem = _parse_distinct(spec_column, array, decimal_comma, date_format)
+        values, problems = _parse_distinct(spec_column, array, decimal_comma, date_format)
         columns[spec_column.name] = values
         if spec_column.name == spec.amount_column:
             amount = values
-        bad = np.flatnonzero(~pd.isna(problem))
+        bad = np.flatnonzero(problems.bad)
         if len(bad):
-            failures.append((spec_column.name, bad, problem[bad], array))
+            failures.append((spec_column.name, bad, problems.as_objects(bad), array))
     # Where each row came from: one file and sheet per table read, so categoricals.
     columns["_file"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [raw.file])
     columns["_sheet"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int8), [raw.sheet])
@@ -100,21 +100,22 @@ def _absent(spec_column: ColumnSpec, n: int):
 
 
 def _parse_cells(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
-                 date_format: str | None) -> tuple[object, np.ndarray]:
-    """Each cell's value and problem; a blank cell of a required column is a problem."""
-    values, problem = _parse_column(spec_column, array, decimal_comma, date_format)
+                 date_format: str | None) -> tuple[object, parsing.Problems]:
+    """Each cell's value and problems; a blank cell of a required column is a problem."""
+    values, problems = _parse_column(spec_column, array, decimal_comma, date_format)
     if spec_column.blank_allowed:
-        return values, problem
+        return values, problems
     if spec_column.kind in ("text", "lower_text", "upper_text"):
         blank = np.asarray(pd.isna(values))  # the parsed text is trimmed: missing if blank
     else:
         blank = parsing.is_blank(array)
-    return values, np.where(blank, "required value is blank", problem)
+    problems.set(blank, "required value is blank")
+    return values, problems
 
 
 def _parse_distinct(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
-                    date_format: str | None) -> tuple[object, np.ndarray]:
-    """Parse a column (values, problem: :func:`_parse_cells`) once per distinct cell text.
+                    date_format: str | None) -> tuple[object, parsing.Problems]:
+    """Parse a column (values, problems: :func:`_parse_cells`) once per distinct cell text.
 
     Every parser works cell by cell, so a text column with few distinct cells (dates,
     domains, care codes, quantities) is parsed on its distinct cells and spread back to
@@ -128,9 +129,9 @@ def _parse_distinct(spec_column: ColumnSpec, array: pa.Array, decimal_comma: boo
         encoded = array.dictionary_encode(null_encoding="encode")
         if _few_distinct(array, encoded.dictionary):
             distinct = encoded.dictionary
-            values, problem = _parse_cells(spec_column, distinct, decimal_comma, date_format)
+            values, problems = _parse_cells(spec_column, distinct, decimal_comma, date_format)
             row = encoded.indices.to_numpy(zero_copy_only=False)
-            return values.take(row), problem.take(row)
+            return values.take(row), problems.take(row)
     return _parse_cells(spec_column, array, decimal_comma, date_format)
 
 
@@ -150,39 +151,39 @@ def _parse_column(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
         return parsing.parse_date(array, date_format)
     if kind in ("number", "integer"):
         parse = parsing.parse_number if kind == "number" else parsing.parse_integer
-        values, problem = (parse(array, decimal_comma) if kind == "number" else parse(array))
-        problem = _check_minimum(spec_column, values, problem)
+        values, problems = (parse(array, decimal_comma) if kind == "number" else parse(array))
+        _check_minimum(spec_column, values, problems)
         if spec_column.name == "quantity":
             values = np.where(np.isnan(values), 1.0, values)
-        return values, problem
+        return values, problems
     text = parsing.as_text(array)
     if kind == "lower_text":
         text = pc.utf8_lower(text)
     elif kind == "upper_text":
         text = pc.utf8_upper(text)
     values = pd.array(text.to_pandas(), dtype=TEXT)
-    problem = np.full(len(values), None, dtype=object)
+    problems = parsing.Problems(len(values))
     if spec_column.allowed:
         wrong = ~pd.isna(values) & ~np.isin(np.asarray(values.fillna(""), dtype=object),
                                              spec_column.allowed)
-        problem[np.asarray(wrong)] = f"not one of {', '.join(spec_column.allowed)}"
+        problems.set(np.asarray(wrong), f"not one of {', '.join(spec_column.allowed)}")
     if spec_column.name == "line":
         values = values.fillna("")
-    return values, problem
+    return values, problems
 
 
-def _check_minimum(spec_column: ColumnSpec, values: np.ndarray, problem: np.ndarray) -> np.ndarray:
+def _check_minimum(spec_column: ColumnSpec, values: np.ndarray,
+                   problems: parsing.Problems) -> None:
+    """Refuse, in ``problems``, the numbers below the column's minimum."""
     if spec_column.minimum is None:
-        return problem
+        return
     if spec_column.minimum_exclusive:
         low = values <= spec_column.minimum
         reason = f"must be greater than {spec_column.minimum:g}"
     else:
         low = values < spec_column.minimum
         reason = f"must not be below {spec_column.minimum:g}"
-    problem = problem.copy()
-    problem[low & pd.isna(problem)] = reason
-    return problem
+    problems.set(low, reason, only_new=True)
 
 
 def combine(parts: list[ParsedTable]) -> ParsedTable:

@@ -24,13 +24,13 @@ DATE_HINT = "date_format"
 
 def money(cells, decimal_comma=False):
     """Cents and problems of a list of cells (text unless they are floats or ints)."""
-    cents, problem = parse_money(pa.array(cells), decimal_comma)
-    return cents.tolist(), problem.tolist()
+    cents, problems = parse_money(pa.array(cells), decimal_comma)
+    return cents.tolist(), problems.as_objects().tolist()
 
 
 def one_date(cell, date_format=None):
-    values, problem = parse_date(pa.array([cell]), date_format)
-    return values[0], problem[0]
+    values, problems = parse_date(pa.array([cell]), date_format)
+    return values[0], problems.as_objects()[0]
 
 
 def decimal_cents(text: str) -> int:
@@ -151,7 +151,7 @@ def test_float_amounts_are_read_as_the_decimal_they_were_written_as(value, cents
 def test_integer_amounts_are_whole_units():
     cents, problem = parse_money(pa.array([1, -3, 0], pa.int64()))
     assert cents.tolist() == [100, -300, 0]
-    assert problem.tolist() == [None, None, None]
+    assert problem.as_objects().tolist() == [None, None, None]
 
 
 @pytest.mark.parametrize("value, reason", [
@@ -171,14 +171,14 @@ def test_float_nan_is_a_blank_amount():
     column = pa.array([float("nan"), 1.5])
     cents, problem = parse_money(column)
     assert cents.tolist() == [0, 150]
-    assert problem.tolist() == [None, None]
+    assert problem.as_objects().tolist() == [None, None]
     assert is_blank(column).tolist() == [True, False]
 
 
 def test_huge_integer_amounts_are_rejected():
     cents, problem = parse_money(pa.array([10**15, 2**62], pa.int64()))
     assert cents.tolist() == [0, 0]
-    assert all("beyond" in p for p in problem)
+    assert all("beyond" in p for p in problem.as_objects())
 
 
 @settings(max_examples=200, deadline=None)
@@ -294,14 +294,14 @@ def test_date_format_still_rejects_what_does_not_fit(text, reason):
 def test_typed_date_columns(column, day):
     values, problem = parse_date(column)
     assert values.tolist() == [np.datetime64(day).astype(object)]
-    assert problem.tolist() == [None]
+    assert problem.as_objects().tolist() == [None]
 
 
 def test_typed_dates_outside_the_range_are_rejected_and_nulls_are_blank():
     values, problem = parse_date(pa.array([datetime.date(2300, 1, 1), datetime.date(1800, 1, 1),
                                            None]))
     assert np.isnat(values).all()
-    assert problem.tolist() == ["date outside the years 1900-2199"] * 2 + [None]
+    assert problem.as_objects().tolist() == ["date outside the years 1900-2199"] * 2 + [None]
 
 
 @pytest.mark.parametrize("cell", ["", "  ", None])
@@ -316,7 +316,7 @@ def test_blank_dates_are_not_a_problem(cell):
                                          ("5.", 5.0), ("0", 0.0), (" 3 ", 3.0)])
 def test_numbers(text, value):
     values, problem = parse_number(pa.array([text]))
-    assert values.tolist() == [value] and problem.tolist() == [None]
+    assert values.tolist() == [value] and problem.as_objects().tolist() == [None]
 
 
 @pytest.mark.parametrize("text, reason", [
@@ -326,18 +326,18 @@ def test_numbers(text, value):
 ])
 def test_text_that_is_not_a_number_is_rejected(text, reason):
     values, problem = parse_number(pa.array([text]))
-    assert np.isnan(values[0]) and problem[0] == reason
+    assert np.isnan(values[0]) and problem.as_objects()[0] == reason
 
 
 def test_numbers_with_decimal_comma():
     values, problem = parse_number(pa.array(["1.234,5", "1,5", "2"]), decimal_comma=True)
-    assert values.tolist() == [1234.5, 1.5, 2.0] and problem.tolist() == [None] * 3
+    assert values.tolist() == [1234.5, 1.5, 2.0] and problem.as_objects().tolist() == [None] * 3
 
 
 def test_typed_numbers_reject_infinity_and_keep_blanks_blank():
     values, problem = parse_number(pa.array([1.0, float("inf"), float("nan"), None]))
     assert values[0] == 1.0 and np.isnan(values[1:]).all()
-    assert problem.tolist() == [None, "not a finite number", None, None]
+    assert problem.as_objects().tolist() == [None, "not a finite number", None, None]
 
 
 @pytest.mark.parametrize("cell, value, reason", [
@@ -346,7 +346,7 @@ def test_typed_numbers_reject_infinity_and_keep_blanks_blank():
 ])
 def test_whole_numbers(cell, value, reason):
     values, problem = parse_integer(pa.array([cell]))
-    assert problem.tolist() == [reason]
+    assert problem.as_objects().tolist() == [reason]
     assert (np.isnan(values[0]) if value is None else values[0] == value)
 
 
@@ -382,4 +382,4 @@ def test_parsing_distinct_cells_once_equals_parsing_every_cell(pool, repeats):
         values, problem = _parse_distinct(spec, column, False, None)
         every_values, every_problem = _parse_cells(spec, column, False, None)
         assert pd.Series(values).equals(pd.Series(every_values)), spec.name
-        assert list(problem) == list(every_problem), spec.name
+        assert list(problem.as_objects()) == list(every_problem.as_objects()), spec.name
