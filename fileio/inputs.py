@@ -75,20 +75,32 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
     InputError
         When a file cannot be read at all or lacks a required column.
     """
+    options = options or ReadOptions()
+    explicit = {"members": members, "fee_schedule": fee_schedule, "enrollment": enrollment,
+                "attribution": attribution}
+    # The workbooks' readers stop once every table is read, before the checks.
     with sheet_reader.session():
-        return _read_inputs(claims, members, fee_schedule, enrollment, attribution,
-                            options or ReadOptions())
+        raws, files = _read_tables(claims, explicit, options)
+    parsed, reports, rejected = validate_tables(raws, options)
+    return Inputs(
+        claims=validation.accepted(parsed["claims"]),
+        members=accepted_or_none(parsed, "members"),
+        fee_schedule=accepted_or_none(parsed, "fee_schedule"),
+        enrollment=accepted_or_none(parsed, "enrollment"),
+        attribution=accepted_or_none(parsed, "attribution"),
+        reports=reports,
+        rejected=rejected,
+        files=files,
+    )
 
 
-def _read_inputs(claims: Sequence[Path], members: Path | None, fee_schedule: Path | None,
-                 enrollment: Path | None, attribution: Path | None, options: ReadOptions
-                 ) -> Inputs:
+def _read_tables(claims: Sequence[Path], explicit: dict[str, Path | None],
+                 options: ReadOptions) -> tuple[dict[str, list[RawTable]], list[Path]]:
+    """Every table's cells as read, and the files read."""
     # A file named twice is read once: its reports would otherwise count every row twice.
     claim_paths = list(dict.fromkeys(Path(p) for p in claims))
     if not claim_paths:
         raise InputError("no claims file given; name at least one .xlsx, .csv or .parquet file.")
-    explicit = {"members": members, "fee_schedule": fee_schedule, "enrollment": enrollment,
-                "attribution": attribution}
     for path in [*claim_paths, *(Path(p) for p in explicit.values() if p is not None)]:
         check_readable(path)
         file_kind(path)
@@ -111,17 +123,7 @@ def _read_inputs(claims: Sequence[Path], members: Path | None, fee_schedule: Pat
             _cancel(reading)
             raise
         claims = _results(reading)
-    parsed, reports, rejected = validate_tables({"claims": claims, **optional}, options)
-    return Inputs(
-        claims=validation.accepted(parsed["claims"]),
-        members=accepted_or_none(parsed, "members"),
-        fee_schedule=accepted_or_none(parsed, "fee_schedule"),
-        enrollment=accepted_or_none(parsed, "enrollment"),
-        attribution=accepted_or_none(parsed, "attribution"),
-        reports=reports,
-        rejected=rejected,
-        files=files,
-    )
+    return {"claims": claims, **optional}, files
 
 
 def _results(futures: list[Future]) -> list:
