@@ -148,12 +148,14 @@ class Workbook:
             else:
                 with self._lock:  # the sheet read first was not asked for
                     future = self._tables.setdefault(answer["sheet"], Future())
-                if "error" in answer:
+                try:
+                    if "error" in answer:
+                        raise RuntimeError(answer["error"])
+                    future.set_result(_load(answer["file"]))
+                except Exception as error:  # the reader's, or its file went with a refusal
                     future.set_exception(InputError(
                         f"{self.path}, sheet {answer['sheet']!r}: cannot read the sheet "
-                        f"({answer['error']})."))
-                else:
-                    future.set_result(_load(answer["file"]))
+                        f"({first_line(error)})."))
         self._child.stdout.close()
         with self._lock:
             self._ended = InputError(self._stop_message())
