@@ -18,7 +18,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from fileio.errors import InputError, first_line
 
@@ -80,9 +80,10 @@ def check_container(path: Path) -> None:
         _check_sizes(path, archive)
 
 
-def check_parts(path: Path) -> None:
+def check_parts(path: Path, skip: frozenset[str] = frozenset()) -> None:
     """The checks that unpack every XML part of a workbook that passed
-    :func:`check_container`: no entity or document type declarations, each part exactly
+    :func:`check_container` (but the parts named in ``skip``, which :func:`check_part`
+    checks as they are read): no entity or document type declarations, each part exactly
     the size and checksum its zip directory declares, no sheet spanning more than
     :data:`MAX_CELLS` cells. Done once per workbook that several tables are read from (a
     file changed since is checked again; a refusal is not remembered).
@@ -93,13 +94,32 @@ def check_parts(path: Path) -> None:
         With a sentence that says what is wrong and what to do.
     """
     status = path.stat()
-    _check_parts(path, status.st_size, status.st_mtime_ns)
+    _check_parts(path, status.st_size, status.st_mtime_ns, skip)
 
 
 @functools.lru_cache(maxsize=16)
-def _check_parts(path: Path, size: int, modified_ns: int) -> None:
+def _check_parts(path: Path, size: int, modified_ns: int, skip: frozenset[str]) -> None:
     with _opened(path) as archive:
-        _check_xml_parts(path, archive)
+        sheet_names = None
+        for info in archive.infolist():
+            if info.filename in skip:
+                continue
+            if info.filename.startswith("xl/worksheets/") and sheet_names is None:
+                sheet_names = sheet_parts(archive)
+            _check_part(path, archive, info, sheet_names)
+
+
+def check_part(path: Path, part: str, each_chunk: Callable[[bytes], None]) -> None:
+    """Check one part as :func:`check_parts` does, handing each unpacked chunk of it to
+    ``each_chunk`` on the way (so that reading it and checking it take one pass).
+
+    Raises
+    ------
+    InputError
+        With a sentence that says what is wrong and what to do.
+    """
+    with _opened(path) as archive:
+        _check_part(path, archive, archive.getinfo(part), sheet_parts(archive), each_chunk)
 
 
 @contextlib.contextmanager
@@ -180,35 +200,37 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
         )
 
 
-def _check_xml_parts(path: Path, archive: zipfile.ZipFile) -> None:
-    sheet_names = None
-    for info in archive.infolist():
-        if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
-            continue
-        head, tail = _unpack_head(path, archive, info)
-        if _declares_something(head):
-            raise InputError(
-                f"{path}: part {info.filename} declares XML entities or a document type "
-                "(an entity bomb?); refused. Save the workbook again from Excel or "
-                "LibreOffice."
-            )
-        if info.filename.startswith("xl/worksheets/"):
-            if sheet_names is None:
-                sheet_names = _sheet_names(archive)
-            _check_dimension(path, sheet_names.get(info.filename, info.filename), head, tail)
+def _check_part(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                sheet_names: dict[str, str] | None,
+                each_chunk: Callable[[bytes], None] = lambda chunk: None) -> None:
+    if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
+        return
+    head, tail = _unpack_head(path, archive, info, each_chunk)
+    if _declares_something(head):
+        raise InputError(
+            f"{path}: part {info.filename} declares XML entities or a document type "
+            "(an entity bomb?); refused. Save the workbook again from Excel or "
+            "LibreOffice."
+        )
+    if info.filename.startswith("xl/worksheets/"):
+        _check_dimension(path, (sheet_names or {}).get(info.filename, info.filename), head,
+                         tail)
 
 
-def _unpack_head(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo
-                 ) -> tuple[bytes, bytes]:
+def _unpack_head(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
+                 each_chunk: Callable[[bytes], None]) -> tuple[bytes, bytes]:
     """The first :data:`PROLOG_LIMIT` bytes of a part and its last :data:`TAIL_BYTES`, after
-    unpacking all of it, a MiB at a time, to check the size its zip directory declares:
-    zipfile stops at that size and then checks the part's CRC, which fails when the part
-    holds more (a bomb that understates its sizes would pass :func:`_check_sizes`)."""
+    unpacking all of it, a MiB at a time (each chunk handed to ``each_chunk``), to check
+    the size its zip directory declares: zipfile stops at that size and then checks the
+    part's CRC, which fails when the part holds more (a bomb that understates its sizes
+    would pass :func:`_check_sizes`)."""
     try:
         with archive.open(info) as part:
             head = tail = part.read(PROLOG_LIMIT)
+            each_chunk(head)
             previous = b""
             while chunk := part.read(1024**2):
+                each_chunk(chunk)
                 previous, tail = tail, chunk
             tail = (previous[-TAIL_BYTES:] + tail)[-TAIL_BYTES:]
     except zipfile.BadZipFile as error:
@@ -260,7 +282,7 @@ def _cell(reference: bytes) -> tuple[int, int]:
     return column, int(digits)
 
 
-def _sheet_names(archive: zipfile.ZipFile) -> dict[str, str]:
+def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
     """Each worksheet part's sheet name (part -> name), from the workbook part and its
     relationships; empty when they cannot be read."""
     try:

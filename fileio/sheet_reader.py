@@ -41,35 +41,86 @@ _SESSIONS = 0
 class Workbook:
     """One workbook, its sheets read by a child process.
 
+    Sheets of :data:`fileio.sheet_halves.SPLIT_FROM` bytes or more are checked and cut in
+    two as soon as the workbook is opened, and read in halves by two more children when
+    asked for (:mod:`fileio.sheet_halves`).
+
     Parameters
     ----------
     path : Path
         The workbook; it has passed :func:`fileio.safety.check_container`.
-    first : str, optional
-        A table (``claims``) whose sheet, picked by :func:`fileio.tables.pick_sheet`, the
-        child reads at once, before it is asked for.
+    table : str, optional
+        A table (``claims``) whose sheet, picked by :func:`fileio.tables.pick_sheet`, is
+        read at once, before it is asked for.
+    half : str, optional
+        The workbook is one of fundcalc's own halves of this sheet
+        (:func:`fileio.sheet_halves.split_sheet`): it needs no checks, and this sheet is
+        read at once, whole.
+    from_first_cell : bool
+        Read sheets from their first used row instead of from row 1.
     """
 
-    def __init__(self, path: Path, first: str | None = None):
+    def __init__(self, path: Path, table: str | None = None, *, half: str | None = None,
+                 from_first_cell: bool = False):
         from fileio.safety import check_parts
 
         self.path = path
         self._folder = tempfile.mkdtemp(prefix="fundcalc-sheets-")
         self._sheets: Future[list[str]] = Future()
-        self._tables: dict[str, Future] = {}
+        self._tables: dict[str, Future] = {}  # what each sheet's reader waits for
+        self._requested: dict[str, Future] = {}  # the sheets the child reads
         self._ended: InputError | None = None  # why the child stopped, once it has
         self._lock = threading.Lock()
+        self._splits = {} if half else self._cut_large_sheets()
+        first = half or (f"table:{table}" if table and not self._splits else "")
+        self._start_child([first, *(["--from-first-cell"] if from_first_cell else [])])
+        self._checks = (_in_thread(lambda: None) if half else
+                        _in_thread(check_parts, path, frozenset(part for part, _ in
+                                                                self._splits.values())))
+        if table and self._splits:
+            _in_thread(self._prefetch_table, table)
+
+    def _start_child(self, arguments: list[str]) -> None:
         package_root = str(Path(__file__).resolve().parent.parent)
         environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
             filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         with open(os.path.join(self._folder, "stderr"), "wb") as stderr:
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "fileio.sheet_reader", str(path), self._folder,
-                 first or ""],
+                [sys.executable, "-m", "fileio.sheet_reader", str(self.path), self._folder,
+                 *arguments],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
                 env=environment)
         threading.Thread(target=self._listen, daemon=True).start()
-        self._checks = _in_thread(check_parts, path)
+
+    def _cut_large_sheets(self) -> dict[str, tuple[str, Future]]:
+        """Start checking and cutting the large sheets: sheet -> (part, future halves)."""
+        import zipfile
+
+        from fileio.safety import sheet_parts
+        from fileio.sheet_halves import SPLIT_FROM, split_sheet
+
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                large = [(part, name) for part, name in sheet_parts(archive).items()
+                         if part in archive.NameToInfo
+                         and archive.getinfo(part).file_size >= SPLIT_FROM]
+        except (zipfile.BadZipFile, OSError):  # the checks say what is wrong
+            return {}
+        splits = {}
+        for number, (part, name) in enumerate(large):
+            folder = Path(self._folder) / f"halves-{number}"
+            folder.mkdir()
+            splits[name] = (part, _in_thread(split_sheet, self.path, part, folder))
+        return splits
+
+    def _prefetch_table(self, table: str) -> None:
+        """Start reading the sheet ``table`` is read from, once the sheets are listed."""
+        from fileio.tables import TABLES, pick_sheet
+
+        try:
+            self.prefetch(pick_sheet(self.path, TABLES[table], self.sheets, None))
+        except InputError:  # said when the table is read
+            pass
 
     @property
     def sheets(self) -> list[str]:
@@ -85,15 +136,23 @@ class Workbook:
         with self._lock:
             if sheet in self._tables:
                 return
-            self._tables[sheet] = future = Future()
-            if self._ended is not None:
-                future.set_exception(self._ended)
-                return
-            try:
-                self._child.stdin.write((json.dumps(sheet) + "\n").encode())
-                self._child.stdin.flush()
-            except OSError:  # the child has ended; _listen says why
-                pass
+            self._tables[sheet] = (_in_thread(self._read_in_halves, sheet)
+                                   if sheet in self._splits else self._request(sheet))
+
+    def _request(self, sheet: str) -> Future:
+        """The child's read of ``sheet``, asked for once (with the lock held)."""
+        if sheet in self._requested:
+            return self._requested[sheet]
+        self._requested[sheet] = future = Future()
+        if self._ended is not None:
+            future.set_exception(self._ended)
+            return future
+        try:
+            self._child.stdin.write((json.dumps(sheet) + "\n").encode())
+            self._child.stdin.flush()
+        except OSError:  # the child has ended; _listen says why
+            pass
+        return future
 
     def table(self, sheet: str):
         """``sheet``'s cells as text (a :class:`pyarrow.RecordBatch`, row 0 the sheet's
@@ -113,6 +172,32 @@ class Workbook:
         self._raise_if_refused()
         return batch
 
+    def _read_in_halves(self, sheet: str):
+        """``sheet`` read in two halves at once, or whole (by the child) when it cannot be
+        cut or its halves do not join up."""
+        from fileio.sheet_halves import joined
+
+        _, cutting = self._splits[sheet]
+        halves = cutting.result()  # a refusal by the checks is raised here
+        whole = None
+        if halves is not None:
+            readers = [Workbook(halves.first, half=sheet),
+                       Workbook(halves.second, half=sheet, from_first_cell=True)]
+            try:
+                whole = joined(*(reader.table(sheet) for reader in readers), halves.row)
+            except InputError:  # the whole sheet's read says what is wrong
+                pass
+            finally:
+                for reader in readers:
+                    reader.close()
+                for path in (halves.first, halves.second):
+                    path.unlink(missing_ok=True)
+        if whole is not None:
+            return whole
+        with self._lock:
+            reading = self._request(sheet)
+        return reading.result()
+
     def close(self) -> None:
         """Stop the child and remove its files."""
         if self._child.poll() is None:
@@ -128,6 +213,8 @@ class Workbook:
         """Wait for the checks; when they refuse the workbook, stop the child and raise."""
         try:
             self._checks.result()
+            for _, cutting in self._splits.values():
+                cutting.result()
         except InputError:
             self.close()
             raise
@@ -147,7 +234,7 @@ class Workbook:
                     f"{self.path}: cannot open the workbook ({answer['error']})."))
             else:
                 with self._lock:  # the sheet read first was not asked for
-                    future = self._tables.setdefault(answer["sheet"], Future())
+                    future = self._requested.setdefault(answer["sheet"], Future())
                 try:
                     if "error" in answer:
                         raise RuntimeError(answer["error"])
@@ -159,7 +246,7 @@ class Workbook:
         self._child.stdout.close()
         with self._lock:
             self._ended = InputError(self._stop_message())
-            for future in [self._sheets, *self._tables.values()]:
+            for future in [self._sheets, *self._requested.values()]:
                 if not future.done():
                     future.set_exception(self._ended)
 
@@ -203,9 +290,9 @@ def _load(file: str):
         pa.RecordBatch.from_pylist([], schema=table.schema)
 
 
-def workbook(path: Path, first: str | None = None) -> Workbook:
+def workbook(path: Path, table: str | None = None) -> Workbook:
     """The reader of ``path``, started on first use (after the checks that unpack no
-    part; reading ``first``'s sheet at once, see :class:`Workbook`) and kept until the end
+    part; reading ``table``'s sheet at once, see :class:`Workbook`) and kept until the end
     of the :func:`session` (or, outside one, until :func:`close_all`).
 
     Raises
@@ -220,7 +307,7 @@ def workbook(path: Path, first: str | None = None) -> Workbook:
     key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
     with _OPEN_LOCK:
         if key not in _OPEN:
-            _OPEN[key] = Workbook(path, first)
+            _OPEN[key] = Workbook(path, table)
         return _OPEN[key]
 
 
@@ -230,7 +317,7 @@ def read_ahead(path: Path) -> None:
     reported when the claims are read, in its turn."""
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
-            workbook(path, first="claims")
+            workbook(path, table="claims")
         except (InputError, OSError):  # said again, in order, when the claims are read
             pass
 
@@ -287,10 +374,11 @@ def _limit_memory() -> None:
         pass
 
 
-def _serve(path: str, folder: str, first: str) -> None:
-    """The child: list the sheets, read ``first``'s sheet (if a table is named), then each
-    sheet named on standard input (two at a time), each into an Arrow file of ``folder``,
-    answering with a line of JSON each."""
+def _serve(path: str, folder: str, first: str, from_first_cell: bool) -> None:
+    """The child: list the sheets, read ``first`` (a sheet, or ``table:NAME`` for the
+    sheet that table is read from) if given, then each sheet named on standard input (two
+    at a time), each into an Arrow file of ``folder``, answering with a line of JSON each.
+    Sheets are read from row 1, or with ``from_first_cell`` from their first used row."""
     import fastexcel
     import pyarrow as pa
 
@@ -310,7 +398,8 @@ def _serve(path: str, folder: str, first: str) -> None:
             # One parse of the sheet (calamine reads the whole sheet even for a preview);
             # skip_rows=0 anchors row 0 at the sheet's first row.
             cells = fastexcel.read_excel(path).load_sheet(
-                sheet, header_row=None, skip_rows=0, dtypes="string").to_arrow()
+                sheet, header_row=None, skip_rows=None if from_first_cell else 0,
+                dtypes="string").to_arrow()
         except Exception as error:  # fastexcel raises its own error types
             answer(sheet=sheet, error=first_line(error))
             return
@@ -329,8 +418,10 @@ def _serve(path: str, folder: str, first: str) -> None:
     with ThreadPoolExecutor(max_workers=2) as pool:
         if first:
             try:
-                started.add(pick_sheet(Path(path), TABLES[first], names, None))
-                pool.submit(read, 0, *started)
+                sheet = (pick_sheet(Path(path), TABLES[first[6:]], names, None)
+                         if first.startswith("table:") else first)
+                started.add(sheet)
+                pool.submit(read, 0, sheet)
             except InputError:  # said when the table is read
                 pass
         for number, line in enumerate(sys.stdin, 1):
@@ -341,4 +432,4 @@ def _serve(path: str, folder: str, first: str) -> None:
 
 
 if __name__ == "__main__":
-    _serve(*sys.argv[1:4])
+    _serve(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:] == ["--from-first-cell"])

@@ -1,0 +1,179 @@
+"""A large sheet read in two halves at once, by two reader processes.
+
+Calamine reads a sheet on one core, however many there are. A sheet of
+:data:`SPLIT_FROM` bytes or more (unpacked) is therefore cut, at a row boundary past its
+middle, into two workbooks of one sheet each, which two reader processes read at the same
+time; the halves are then put back together. The cut is made while the sheet's part is
+checked (:func:`fileio.safety.check_part`), in the one pass that unpacks it.
+
+So that the halves line up as the whole sheet would, each gets one marker cell in column
+A: the first half in row *K* (the first row of the second half), the second half in row
+*K - 1*. The first half then reads from row 1 to row *K*, the second from row *K - 1*, both
+from column A; the marker rows are dropped, and the columns that are empty in both halves
+before the sheet's first used column. Where anything is not as expected — a row without
+its number at the cut, CDATA, elements with a namespace prefix, the markers not where they
+belong — the sheet is read whole instead.
+"""
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from fileio.safety import check_part
+
+#: Sheets this large (their XML, unpacked) are read in two halves.
+SPLIT_FROM = 32 * 2**20
+
+#: The text of the marker cells.
+MARKER = "fundcalc: where the halves of a sheet meet"
+
+_SHEET_DATA = re.compile(rb"<sheetData>")
+_ROW_END = re.compile(rb"</row>")
+_ROW_START = re.compile(rb"<row\b([^>]*)>")
+_ROW_NUMBER = re.compile(rb"""\sr\s*=\s*["'](\d+)["']""")
+_PREFIXED = re.compile(rb"<\w+:(?:row|c|sheetData)\b")
+_EMPTY_SHEET = (b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                b"<sheetData/></worksheet>")
+
+
+@dataclass(frozen=True)
+class Halves:
+    """Two one-sheet workbooks that hold a sheet's rows before row ``row`` and from it."""
+
+    first: Path
+    second: Path
+    row: int
+
+
+def split_sheet(path: Path, part: str, folder: Path) -> Halves | None:
+    """Check the sheet part ``part`` of the workbook ``path`` and cut it in two (into
+    ``folder``); None when it is better read whole.
+
+    Raises
+    ------
+    InputError
+        When the part fails its checks.
+    """
+    first, second = folder / "first-half.xlsx", folder / "second-half.xlsx"
+    with zipfile.ZipFile(path) as source, _OneSheetWorkbook(source, part, first) as one, \
+            _OneSheetWorkbook(source, part, second) as other:
+        cut = _Cut(source.getinfo(part).file_size // 2, one, other)
+        check_part(path, part, cut.take)
+        row = cut.finish()
+    return None if row is None else Halves(first, second, row)
+
+
+class _OneSheetWorkbook:
+    """A new workbook (stored, not compressed) with ``source``'s parts but its sheets,
+    which are empty but ``part``; as a context manager, the open stream of that part."""
+
+    def __init__(self, source: zipfile.ZipFile, part: str, path: Path):
+        self._zip = zipfile.ZipFile(path, "w", zipfile.ZIP_STORED)
+        for info in source.infolist():
+            if info.filename == part:
+                continue
+            self._zip.writestr(info.filename, _EMPTY_SHEET if info.filename.startswith(
+                "xl/worksheets/") and info.filename.endswith(".xml") else source.read(info))
+        self._part = part
+
+    def __enter__(self):
+        self.stream = self._zip.open(self._part, "w", force_zip64=True)
+        return self.stream
+
+    def __exit__(self, *exc_info):
+        self.stream.close()
+        self._zip.close()
+
+
+class _Cut:
+    """Where a sheet's XML goes as it is unpacked: to the first half until the first row
+    that ends past ``middle`` bytes, then to the second (after the sheet's opening)."""
+
+    def __init__(self, middle: int, first, second):
+        self.middle, self.first, self.second = middle, first, second
+        self.seen = 0
+        self.opening = None  # the XML up to and including <sheetData>
+        self.row = None  # the first row of the second half
+        self.pending = b""  # bytes past the middle, before a row ends
+        self.last = b""  # the end of the chunk before
+        self.usable = True
+
+    def take(self, chunk: bytes) -> None:
+        if not self.usable:
+            return
+        if self.opening is None:
+            found = _SHEET_DATA.search(chunk)
+            if found is None or _PREFIXED.search(chunk):
+                self.usable = False
+                return
+            self.opening = chunk[:found.end()]
+        if b"<![CDATA[" in chunk or b"<![CDATA[" in self.last + chunk[:8]:
+            self.usable = False
+            return
+        self.last = chunk[-8:]
+        start, self.seen = self.seen, self.seen + len(chunk)
+        if self.row is not None:
+            self.second.write(chunk)
+        elif self.seen <= self.middle:
+            self.first.write(chunk)
+        else:
+            self._cut(chunk, max(0, self.middle - start))
+
+    def _cut(self, chunk: bytes, middle: int) -> None:
+        text = self.pending + chunk
+        end = _ROW_END.search(text, len(self.pending) + middle if not self.pending else 0)
+        start = None if end is None else _ROW_START.search(text, end.end())
+        if start is None:  # the row goes on in the next chunk
+            self.pending = text
+            return
+        number = _ROW_NUMBER.search(start[1])
+        if number is None:
+            self.usable = False
+            return
+        self.row = int(number[1])
+        self.first.write(text[:end.end()])
+        self.first.write(_marker_row(self.row) + b"</sheetData></worksheet>")
+        self.second.write(self.opening + _marker_row(self.row - 1))
+        self.second.write(text[start.start():])
+        self.pending = b""
+
+    def finish(self) -> int | None:
+        """The first row of the second half, or None when the sheet is read whole."""
+        return self.row if self.usable and self.row is not None and self.row > 1 else None
+
+
+def _marker_row(row: int) -> bytes:
+    return (f'<row r="{row}"><c r="A{row}" t="inlineStr"><is><t>{MARKER}</t></is></c>'
+            "</row>").encode()
+
+
+def joined(first: pa.RecordBatch, second: pa.RecordBatch, row: int) -> pa.RecordBatch | None:
+    """The whole sheet from its halves as read (the first from row 1, the second from
+    its first cell, both with every column from A), or None when the markers are not
+    where they belong."""
+    if not (first.num_rows == row and _is_marker_row(first, row - 1)
+            and second.num_rows >= 1 and _is_marker_row(second, 0)):
+        return None
+    width = max(first.num_columns, second.num_columns)
+    names = [f"column {i}" for i in range(width)]
+    table = pa.concat_tables([_widened(first.slice(0, row - 1), names),
+                              _widened(second.slice(1), names)]).combine_chunks()
+    used = next((i for i, column in enumerate(table.columns) if column.null_count < len(column)),
+                width)
+    return table.select(range(min(used, width - 1), width)).to_batches()[0] \
+        if table.num_rows else None
+
+
+def _is_marker_row(batch: pa.RecordBatch, index: int) -> bool:
+    row = [batch.column(i)[index].as_py() for i in range(batch.num_columns)]
+    return row[0] == MARKER and all(cell is None for cell in row[1:])
+
+
+def _widened(batch: pa.RecordBatch, names: list[str]) -> pa.Table:
+    columns = list(batch.columns) + [pa.nulls(batch.num_rows, pa.string())
+                                     for _ in range(len(names) - batch.num_columns)]
+    return pa.Table.from_arrays([c.cast(pa.string()) for c in columns], names=names)
