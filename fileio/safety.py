@@ -206,7 +206,7 @@ def _check_part(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
     if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
         return
     head, tail = _unpack_head(path, archive, info, each_chunk)
-    if _declares_something(head):
+    if declares_something(head):
         raise InputError(
             f"{path}: part {info.filename} declares XML entities or a document type "
             "(an entity bomb?); refused. Save the workbook again from Excel or "
@@ -309,7 +309,7 @@ def _attribute(element: bytes, name: bytes) -> str | None:
     return None if found is None else found[2].decode("utf-8", "replace")
 
 
-def _declares_something(head: bytes) -> bool:
+def declares_something(head: bytes) -> bool:
     """Whether an XML part's prolog holds a declaration (``<!DOCTYPE``, ``<!ENTITY``) — or
     does not end within ``head``. Comments and processing instructions are passed over,
     however long, so that a declaration cannot hide behind them."""

@@ -20,13 +20,18 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pyarrow as pa
 
-from fileio.safety import check_part
+from fileio.safety import check_part, declares_something
 
 #: Sheets this large (their XML, unpacked) are read in two halves.
 SPLIT_FROM = 32 * 2**20
+
+#: The share of the sheet's XML in the first half: its reader starts as soon as it is
+#: written, the second's once the rest is, so the first is the larger.
+FIRST_HALF = 0.55
 
 #: The text of the marker cells.
 MARKER = "fundcalc: where the halves of a sheet meet"
@@ -49,52 +54,61 @@ class Halves:
     row: int
 
 
-def split_sheet(path: Path, part: str, folder: Path) -> Halves | None:
+def split_sheet(path: Path, part: str, folder: Path,
+                first_half_done: Callable[[Path], None] = lambda path: None) -> Halves | None:
     """Check the sheet part ``part`` of the workbook ``path`` and cut it in two (into
-    ``folder``); None when it is better read whole.
+    ``folder``); None when it is better read whole. ``first_half_done`` is called with
+    the first half's path as soon as that half is written, before the rest of the part
+    is checked: its reader must not be trusted until this returns.
 
     Raises
     ------
     InputError
         When the part fails its checks.
     """
-    first, second = folder / "first-half.xlsx", folder / "second-half.xlsx"
-    with zipfile.ZipFile(path) as source, _OneSheetWorkbook(source, part, first) as one, \
-            _OneSheetWorkbook(source, part, second) as other:
-        cut = _Cut(source.getinfo(part).file_size // 2, one, other)
-        check_part(path, part, cut.take)
-        row = cut.finish()
-    return None if row is None else Halves(first, second, row)
+    with zipfile.ZipFile(path) as source:
+        one = _OneSheetWorkbook(source, part, folder / "first-half.xlsx")
+        other = _OneSheetWorkbook(source, part, folder / "second-half.xlsx")
+        try:
+            cut = _Cut(int(source.getinfo(part).file_size * FIRST_HALF), one, other,
+                       first_half_done)
+            check_part(path, part, cut.take)
+        finally:
+            one.close()
+            other.close()
+    row = cut.finish()
+    return None if row is None else Halves(one.path, other.path, row)
 
 
 class _OneSheetWorkbook:
     """A new workbook (stored, not compressed) with ``source``'s parts but its sheets,
-    which are empty but ``part``; as a context manager, the open stream of that part."""
+    which are empty but ``part``, open for writing ``part`` (:attr:`stream`)."""
 
     def __init__(self, source: zipfile.ZipFile, part: str, path: Path):
+        self.path = path
         self._zip = zipfile.ZipFile(path, "w", zipfile.ZIP_STORED)
         for info in source.infolist():
             if info.filename == part:
                 continue
             self._zip.writestr(info.filename, _EMPTY_SHEET if info.filename.startswith(
                 "xl/worksheets/") and info.filename.endswith(".xml") else source.read(info))
-        self._part = part
+        self.stream = self._zip.open(part, "w", force_zip64=True)
 
-    def __enter__(self):
-        self.stream = self._zip.open(self._part, "w", force_zip64=True)
-        return self.stream
-
-    def __exit__(self, *exc_info):
-        self.stream.close()
-        self._zip.close()
+    def close(self) -> None:
+        """Finish the workbook (once)."""
+        if not self.stream.closed:
+            self.stream.close()
+            self._zip.close()
 
 
 class _Cut:
     """Where a sheet's XML goes as it is unpacked: to the first half until the first row
     that ends past ``middle`` bytes, then to the second (after the sheet's opening)."""
 
-    def __init__(self, middle: int, first, second):
-        self.middle, self.first, self.second = middle, first, second
+    def __init__(self, middle: int, first: _OneSheetWorkbook, second: _OneSheetWorkbook,
+                 first_half_done: Callable[[Path], None]):
+        self.middle, self.first, self.second = middle, first.stream, second.stream
+        self.workbooks, self.first_half_done = (first, second), first_half_done
         self.seen = 0
         self.opening = None  # the XML up to and including <sheetData>
         self.row = None  # the first row of the second half
@@ -107,7 +121,7 @@ class _Cut:
             return
         if self.opening is None:
             found = _SHEET_DATA.search(chunk)
-            if found is None or _PREFIXED.search(chunk):
+            if found is None or _PREFIXED.search(chunk) or declares_something(chunk):
                 self.usable = False
                 return
             self.opening = chunk[:found.end()]
@@ -140,6 +154,8 @@ class _Cut:
         self.second.write(self.opening + _marker_row(self.row - 1))
         self.second.write(text[start.start():])
         self.pending = b""
+        self.workbooks[0].close()
+        self.first_half_done(self.workbooks[0].path)
 
     def finish(self) -> int | None:
         """The first row of the second half, or None when the sheet is read whole."""
@@ -163,9 +179,8 @@ def joined(first: pa.RecordBatch, second: pa.RecordBatch, row: int) -> pa.Record
     table = pa.concat_tables([_widened(first.slice(0, row - 1), names),
                               _widened(second.slice(1), names)]).combine_chunks()
     used = next((i for i, column in enumerate(table.columns) if column.null_count < len(column)),
-                width)
-    return table.select(range(min(used, width - 1), width)).to_batches()[0] \
-        if table.num_rows else None
+                width - 1)
+    return table.select(range(used, width)).to_batches()[0]
 
 
 def _is_marker_row(batch: pa.RecordBatch, index: int) -> bool:

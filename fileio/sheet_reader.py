@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -71,6 +72,7 @@ class Workbook:
         self._requested: dict[str, Future] = {}  # the sheets the child reads
         self._ended: InputError | None = None  # why the child stopped, once it has
         self._lock = threading.Lock()
+        self._early: dict[str, Workbook] = {}  # first halves read before their cut is checked
         self._splits = {} if half else self._cut_large_sheets()
         first = half or (f"table:{table}" if table and not self._splits else "")
         self._start_child([first, *(["--from-first-cell"] if from_first_cell else [])])
@@ -110,8 +112,15 @@ class Workbook:
         for number, (part, name) in enumerate(large):
             folder = Path(self._folder) / f"halves-{number}"
             folder.mkdir()
-            splits[name] = (part, _in_thread(split_sheet, self.path, part, folder))
+            splits[name] = (part, _in_thread(split_sheet, self.path, part, folder,
+                                             functools.partial(self._first_half_done, name)))
         return splits
+
+    def _first_half_done(self, sheet: str, path: Path) -> None:
+        """Start reading the first half of ``sheet`` now, if it is asked for."""
+        with self._lock:
+            if sheet in self._tables and self._ended is None:
+                self._early[sheet] = Workbook(path, half=sheet)
 
     def _prefetch_table(self, table: str) -> None:
         """Start reading the sheet ``table`` is read from, once the sheets are listed."""
@@ -178,10 +187,17 @@ class Workbook:
         from fileio.sheet_halves import joined
 
         _, cutting = self._splits[sheet]
-        halves = cutting.result()  # a refusal by the checks is raised here
+        try:
+            halves = cutting.result()  # a refusal by the checks is raised here
+        finally:  # the first half's reader, if it started early, is trusted from here
+            with self._lock:
+                early = self._early.pop(sheet, None)
+            if early is not None and (not cutting.done() or cutting.exception() is not None
+                                      or cutting.result() is None):
+                early.close()
         whole = None
         if halves is not None:
-            readers = [Workbook(halves.first, half=sheet),
+            readers = [early or Workbook(halves.first, half=sheet),
                        Workbook(halves.second, half=sheet, from_first_cell=True)]
             try:
                 whole = joined(*(reader.table(sheet) for reader in readers), halves.row)
@@ -199,7 +215,11 @@ class Workbook:
         return reading.result()
 
     def close(self) -> None:
-        """Stop the child and remove its files."""
+        """Stop the child (and any early reader of a half) and remove its files."""
+        with self._lock:
+            early, self._early = list(self._early.values()), {}
+        for reader in early:
+            reader.close()
         if self._child.poll() is None:
             self._child.kill()
         self._child.wait()

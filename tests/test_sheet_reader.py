@@ -123,11 +123,15 @@ LAYOUTS = {
 
 
 def _read(path: Path, split_from: int, monkeypatch):
+    """The claims as read (cells, row numbers, blank rows, every column as given) and as
+    checked (accepted rows, rejected rows)."""
     monkeypatch.setattr(sheet_halves, "SPLIT_FROM", split_from)
     raw = read_table(path, CLAIMS, {}, all_columns=True)
+    inputs = read_inputs([path])
     return ({name: column.to_pylist() for name, column in raw.columns.items()},
             raw.rows.tolist(), raw.blank_rows,
-            [(name, column.to_pylist()) for name, column in raw.as_given])
+            [(name, column.to_pylist()) for name, column in raw.as_given],
+            inputs.claims.to_dict("list"), inputs.rejected.to_dict("list"))
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
