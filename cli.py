@@ -17,7 +17,6 @@ from pathlib import Path
 
 import click
 
-from contracts import ContractsError, contracts_json_schema, load_contracts
 from fileio.atomic import OutputPathError, check_output_path
 from fileio.errors import InputError
 
@@ -120,6 +119,14 @@ def _stop(what: str, signum: int) -> None:
     _fail(f"{what}; no partial output was left.", 128 + signum)
 
 
+def _is_contracts_error(error: Exception) -> bool:
+    """Whether ``error`` is a :class:`contracts.ContractsError`: one can only have been
+    raised once the contracts package is loaded, which commands do when they need it (it
+    takes a fifth of a second, which a workbook's read can use)."""
+    loading = sys.modules.get("contracts.loading")
+    return loading is not None and isinstance(error, loading.ContractsError)
+
+
 def _unusable_input_is_exit_2(command):
     """Turn the errors that mean "this input cannot be used" into one sentence and exit 2.
 
@@ -134,7 +141,7 @@ def _unusable_input_is_exit_2(command):
         previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
         try:
             return command(*args, **kwargs)
-        except (InputError, ContractsError, OutputPathError) as error:
+        except (InputError, OutputPathError) as error:
             _fail(str(error))
         except KeyboardInterrupt:
             _stop("interrupted", signal.SIGINT)
@@ -148,6 +155,10 @@ def _unusable_input_is_exit_2(command):
             where = "" if error.filename is None else f"{error.filename}: "
             _fail(f"{where}{error.strerror or error}; check the path and that it can be "
                   "read (inputs) or written (outputs).")
+        except Exception as error:
+            if not _is_contracts_error(error):
+                raise
+            _fail(str(error))
         finally:
             if in_main_thread:
                 signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
@@ -319,6 +330,8 @@ def validate(claims, contracts_path, members, fee_schedule, enrollment, attribut
     given = [*paths.all(), *([contracts_path] if contracts_path else [])]
     if rejected_path is not None:
         check_output_path(Path(rejected_path), given)
+    from contracts import load_contracts
+
     contracts = load_contracts(contracts_path)[0] if contracts_path else None
     inputs = read_run_inputs(paths, contracts)
     for report in inputs.reports:
@@ -417,6 +430,8 @@ def _parse_years(text: str) -> list[int]:
 @main.command()
 def schema():
     """Print the JSON Schema of the contracts file (every key, with its meaning)."""
+    from contracts import contracts_json_schema
+
     click.echo(json.dumps(contracts_json_schema(), indent=2))
 
 
