@@ -20,11 +20,12 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Callable
 
 from fileio.safety import check_part, declares_something
+
+if TYPE_CHECKING:  # pyarrow is loaded when the halves are joined, not before they are cut
+    import pyarrow as pa
 
 #: Sheets this large (their XML, unpacked) are read in two halves.
 SPLIT_FROM = 32 * 2**20
@@ -171,6 +172,8 @@ def joined(first: pa.RecordBatch, second: pa.RecordBatch, row: int) -> pa.Record
     """The whole sheet from its halves as read (the first from row 1, the second from
     its first cell, both with every column from A), or None when the markers are not
     where they belong."""
+    import pyarrow as pa
+
     if not (first.num_rows == row and _is_marker_row(first, row - 1)
             and second.num_rows >= 1 and _is_marker_row(second, 0)):
         return None
@@ -189,6 +192,8 @@ def _is_marker_row(batch: pa.RecordBatch, index: int) -> bool:
 
 
 def _widened(batch: pa.RecordBatch, names: list[str]) -> pa.Table:
+    import pyarrow as pa
+
     columns = list(batch.columns) + [pa.nulls(batch.num_rows, pa.string())
                                      for _ in range(len(names) - batch.num_columns)]
     return pa.Table.from_arrays([c.cast(pa.string()) for c in columns], names=names)

@@ -281,6 +281,8 @@ def reject_unknown_members(table: ParsedTable, known: pd.Series) -> None:
     member = table.frame["member_id"]
     listed = pc.is_in(arrow_text(member), value_set=arrow_text(known))
     unknown = ~pc.fill_null(listed, True).to_numpy(zero_copy_only=False)
+    if not unknown.any():
+        return
     table.reject(unknown, "member_id", member.astype(object).to_numpy(),
                  "member not in the members table (or its members row was rejected)")
 
