@@ -7,6 +7,7 @@ files of a table together, so that splitting a file in two changes nothing.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,18 +56,24 @@ class ParsedTable:
 
 def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
               date_format: str | None = None) -> ParsedTable:
-    """Parse one file's cells column by column (vectorised)."""
+    """Parse one file's cells column by column (vectorised; two columns at a time, as
+    Arrow and numpy let go of the interpreter while they work)."""
     n = len(raw.rows)
     columns: dict[str, object] = {}
     # Per column only its failing rows (positions and reasons), not a reason per row.
     failures: list[tuple[str, np.ndarray, np.ndarray, pa.Array]] = []
     amount = None
+    given = [c for c in spec.columns if c.name in raw.columns]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        parsed = dict(zip([c.name for c in given], pool.map(
+            lambda c: _parse_distinct(c, raw.columns[c.name], decimal_comma, date_format),
+            given)))
     for spec_column in spec.columns:
         array = raw.columns.get(spec_column.name)
         if array is None:
             columns[spec_column.name] = _absent(spec_column, n)
             continue
-        values, problems = _parse_distinct(spec_column, array, decimal_comma, date_format)
+        values, problems = parsed[spec_column.name]
         columns[spec_column.name] = values
         if spec_column.name == spec.amount_column:
             amount = values
