@@ -8,7 +8,8 @@ an Arrow file, while this process checks the workbook's parts
 (:func:`fileio.safety.check_parts`, which unpacks all of them) and gets on with loading
 the contracts and the other tables. A refusal by the checks stops the child and is what
 is reported, whatever the child did; a child that dies is reported as one sentence. No
-sheet is used before its workbook has passed every check.
+sheet is used before its workbook has passed every check. A large sheet is cut in two
+and read by two more children at once (:mod:`fileio.sheet_halves`).
 
 :func:`read_ahead` starts on a run's first claims workbook as early as the command line
 can, so that its longest read overlaps everything else.
@@ -71,6 +72,7 @@ class Workbook:
         self._tables: dict[str, Future] = {}  # what each sheet's reader waits for
         self._requested: dict[str, Future] = {}  # the sheets the child reads
         self._ended: InputError | None = None  # why the child stopped, once it has
+        self._closed = False
         self._lock = threading.Lock()
         self._early: dict[str, Workbook] = {}  # first halves read before their cut is checked
         self._splits = {} if half else self._cut_large_sheets()
@@ -119,7 +121,7 @@ class Workbook:
     def _first_half_done(self, sheet: str, path: Path) -> None:
         """Start reading the first half of ``sheet`` now, if it is asked for."""
         with self._lock:
-            if sheet in self._tables and self._ended is None:
+            if sheet in self._tables and not self._closed:
                 self._early[sheet] = Workbook(path, half=sheet)
 
     def _prefetch_table(self, table: str) -> None:
@@ -189,27 +191,32 @@ class Workbook:
         _, cutting = self._splits[sheet]
         try:
             halves = cutting.result()  # a refusal by the checks is raised here
-        finally:  # the first half's reader, if it started early, is trusted from here
-            with self._lock:
-                early = self._early.pop(sheet, None)
-            if early is not None and (not cutting.done() or cutting.exception() is not None
-                                      or cutting.result() is None):
-                early.close()
-        whole = None
-        if halves is not None:
-            readers = [early or Workbook(halves.first, half=sheet),
-                       Workbook(halves.second, half=sheet, from_first_cell=True)]
-            try:
-                whole = joined(*(reader.table(sheet) for reader in readers), halves.row)
-            except InputError:  # the whole sheet's read says what is wrong
-                pass
-            finally:
-                for reader in readers:
-                    reader.close()
-                for path in (halves.first, halves.second):
-                    path.unlink(missing_ok=True)
-        if whole is not None:
-            return whole
+        except BaseException:
+            _close(self._pop_early(sheet))
+            raise
+        early = self._pop_early(sheet)  # the first half's reader, if it started early
+        if halves is None:
+            _close(early)
+            return self._read_whole(sheet)
+        readers = [early or Workbook(halves.first, half=sheet),
+                   Workbook(halves.second, half=sheet, from_first_cell=True)]
+        try:
+            whole = joined(*(reader.table(sheet) for reader in readers), halves.row)
+        except InputError:  # the whole sheet's read says what is wrong
+            whole = None
+        finally:
+            for reader in readers:
+                reader.close()
+            for path in (halves.first, halves.second):
+                path.unlink(missing_ok=True)
+        return whole if whole is not None else self._read_whole(sheet)
+
+    def _pop_early(self, sheet: str) -> Workbook | None:
+        with self._lock:
+            return self._early.pop(sheet, None)
+
+    def _read_whole(self, sheet: str):
+        """``sheet`` as the child reads it, whole."""
         with self._lock:
             reading = self._request(sheet)
         return reading.result()
@@ -217,7 +224,7 @@ class Workbook:
     def close(self) -> None:
         """Stop the child (and any early reader of a half) and remove its files."""
         with self._lock:
-            early, self._early = list(self._early.values()), {}
+            early, self._early, self._closed = list(self._early.values()), {}, True
         for reader in early:
             reader.close()
         if self._child.poll() is None:
@@ -282,6 +289,11 @@ class Workbook:
         return (f"{self.path}: the spreadsheet reader failed on this workbook ({why}); open it "
                 "in Excel, delete any stray cells beyond the tables, and save it again, or "
                 "export the sheets as CSV.")
+
+
+def _close(reader: Workbook | None) -> None:
+    if reader is not None:
+        reader.close()
 
 
 def _in_thread(function, *args) -> Future:
