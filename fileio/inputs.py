@@ -78,7 +78,8 @@ def read_inputs(claims: Sequence[Path], *, members: Path | None = None,
     options = options or ReadOptions()
     explicit = {"members": members, "fee_schedule": fee_schedule, "enrollment": enrollment,
                 "attribution": attribution}
-    # The workbooks' readers stop once every table is read, before the checks.
+    # The workbooks' reader processes stop once every table is read, before the cells
+    # are checked.
     with sheet_reader.session():
         raws, files = _read_tables(claims, explicit, options)
     parsed, reports, rejected = validate_tables(raws, options)

@@ -55,7 +55,9 @@ def is_blank(column: pa.Array) -> np.ndarray:
         return pc.fill_null(pc.is_nan(column), True).to_numpy(zero_copy_only=False)
     if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
         return column.is_null().to_numpy(zero_copy_only=False)
-    return as_text(column).is_null().to_numpy(zero_copy_only=False)
+    # Empty, or only white space: what as_text trims to nothing, without trimming.
+    blank = pc.or_(pc.equal(column, ""), pc.utf8_is_space(column))
+    return pc.fill_null(blank, True).to_numpy(zero_copy_only=False)
 
 
 class Problems:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -173,29 +174,28 @@ def _marker_row(row: int) -> bytes:
 def joined(first: pa.RecordBatch, second: pa.RecordBatch, row: int) -> pa.RecordBatch | None:
     """The whole sheet from its halves as read (the first from row 1, the second from
     its first cell, both with every column from A), or None when the markers are not
-    where they belong."""
+    where they belong. Columns are put together two at a time (Arrow copies them without
+    the interpreter)."""
     import pyarrow as pa
 
     if not (first.num_rows == row and _is_marker_row(first, row - 1)
             and second.num_rows >= 1 and _is_marker_row(second, 0)):
         return None
+    halves = (first.slice(0, row - 1), second.slice(1))
+
+    def column(index: int) -> pa.Array:
+        return pa.concat_arrays([half.column(index).cast(pa.string())
+                                 if index < half.num_columns else pa.nulls(len(half), pa.string())
+                                 for half in halves])
+
     width = max(first.num_columns, second.num_columns)
-    names = [f"column {i}" for i in range(width)]
-    table = pa.concat_tables([_widened(first.slice(0, row - 1), names),
-                              _widened(second.slice(1), names)]).combine_chunks()
-    used = next((i for i, column in enumerate(table.columns) if column.null_count < len(column)),
-                width - 1)
-    return table.select(range(used, width)).to_batches()[0]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        columns = list(pool.map(column, range(width)))
+    used = next((i for i, c in enumerate(columns) if c.null_count < len(c)), width - 1)
+    return pa.RecordBatch.from_arrays(columns[used:],
+                                      names=[f"column {i}" for i in range(used, width)])
 
 
 def _is_marker_row(batch: pa.RecordBatch, index: int) -> bool:
     row = [batch.column(i)[index].as_py() for i in range(batch.num_columns)]
     return row[0] == MARKER and all(cell is None for cell in row[1:])
-
-
-def _widened(batch: pa.RecordBatch, names: list[str]) -> pa.Table:
-    import pyarrow as pa
-
-    columns = list(batch.columns) + [pa.nulls(batch.num_rows, pa.string())
-                                     for _ in range(len(names) - batch.num_columns)]
-    return pa.Table.from_arrays([c.cast(pa.string()) for c in columns], names=names)

@@ -357,6 +357,16 @@ def test_floats_holding_whole_numbers_read_as_text_without_the_point():
     assert text.to_pylist() == ["123", "1.5", None, "-7"]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(st.sampled_from(
+    [" ", "\t", "\n", "\r", "\u00a0", "\u2003", "\u3000", "\u200b", "\ufeff", "a", "0"]),
+    max_size=4)), max_size=20))
+def test_a_blank_text_cell_is_one_that_trims_to_nothing(cells):
+    column = pa.array(cells, pa.string())
+    assert is_blank(column).tolist() == as_text(column).is_null().to_numpy(
+        zero_copy_only=False).tolist()
+
+
 def test_text_is_trimmed_and_empty_text_is_null():
     assert as_text(pa.array([" a ", "", "  ", None, "b"])).to_pylist() == ["a", None, None,
                                                                          None, "b"]
