@@ -24,6 +24,10 @@ from funding_models.results import REJECTED_COLUMNS
 #: The dtype of parsed text columns.
 TEXT = pd.StringDtype("pyarrow")
 
+#: Tables of this many rows are parsed two columns at a time: below it, starting the
+#: threads costs more than they save.
+PARALLEL_FROM = 100_000
+
 
 @dataclass
 class ParsedTable:
@@ -56,18 +60,25 @@ class ParsedTable:
 
 def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
               date_format: str | None = None) -> ParsedTable:
-    """Parse one file's cells column by column (vectorised; two columns at a time, as
-    Arrow and numpy let go of the interpreter while they work)."""
+    """Parse one file's cells column by column (vectorised; from
+    :data:`PARALLEL_FROM` rows two columns at a time, as Arrow and numpy let go of the
+    interpreter while they work)."""
     n = len(raw.rows)
     columns: dict[str, object] = {}
     # Per column only its failing rows (positions and reasons), not a reason per row.
     failures: list[tuple[str, np.ndarray, np.ndarray, pa.Array]] = []
     amount = None
     given = [c for c in spec.columns if c.name in raw.columns]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        parsed = dict(zip([c.name for c in given], pool.map(
-            lambda c: _parse_distinct(c, raw.columns[c.name], decimal_comma, date_format),
-            given)))
+
+    def parse(spec_column: ColumnSpec):
+        return _parse_distinct(spec_column, raw.columns[spec_column.name], decimal_comma,
+                               date_format)
+
+    if n >= PARALLEL_FROM:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            parsed = dict(zip([c.name for c in given], pool.map(parse, given)))
+    else:
+        parsed = {c.name: parse(c) for c in given}
     for spec_column in spec.columns:
         array = raw.columns.get(spec_column.name)
         if array is None:
