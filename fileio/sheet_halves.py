@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import zipfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,33 +71,49 @@ def split_sheet(path: Path, part: str, folder: Path,
     InputError
         When the part fails its checks.
     """
-    with zipfile.ZipFile(path) as source:
-        one = _OneSheetWorkbook(source, part, folder / "first-half.xlsx")
-        other = _OneSheetWorkbook(source, part, folder / "second-half.xlsx")
-        try:
-            cut = _Cut(int(source.getinfo(part).file_size * FIRST_HALF), one, other,
-                       first_half_done)
-            check_part(path, part, cut.take)
-        finally:
-            one.close()
-            other.close()
+    halves = []
+    try:
+        with zipfile.ZipFile(path) as source:
+            for name in ("first-half.xlsx", "second-half.xlsx"):
+                halves.append(_OneSheetWorkbook(source, part, folder / name))
+            middle = int(source.getinfo(part).file_size * FIRST_HALF)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError):
+        for half in halves:
+            half.close()
+        return None  # a part that does not unpack, or no room for the halves: the checks
+        # and the whole sheet's read say what is wrong
+    one, other = halves
+    try:
+        cut = _Cut(middle, one, other, first_half_done)
+        check_part(path, part, cut.take)
+    except OSError:  # no room for the halves
+        return None
+    finally:
+        one.close()
+        other.close()
     row = cut.finish()
     return None if row is None else Halves(one.path, other.path, row)
 
 
 class _OneSheetWorkbook:
-    """A new workbook (stored, not compressed) with ``source``'s parts but its sheets,
-    which are empty but ``part``, open for writing ``part`` (:attr:`stream`)."""
+    """A new workbook (stored, not compressed) with ``source``'s XML parts — its sheets
+    empty, but ``part`` — open for writing ``part`` (:attr:`stream`). Pictures and other
+    binary parts are left out: the reader needs none of them."""
 
     def __init__(self, source: zipfile.ZipFile, part: str, path: Path):
         self.path = path
         self._zip = zipfile.ZipFile(path, "w", zipfile.ZIP_STORED)
-        for info in source.infolist():
-            if info.filename == part:
-                continue
-            self._zip.writestr(info.filename, _EMPTY_SHEET if info.filename.startswith(
-                "xl/worksheets/") and info.filename.endswith(".xml") else source.read(info))
-        self.stream = self._zip.open(part, "w", force_zip64=True)
+        try:
+            for info in source.infolist():
+                name = info.filename
+                if name == part or not name.endswith((".xml", ".rels")):
+                    continue
+                self._zip.writestr(name, _EMPTY_SHEET if name.startswith("xl/worksheets/")
+                                   and name.endswith(".xml") else source.read(info))
+            self.stream = self._zip.open(part, "w", force_zip64=True)
+        except BaseException:
+            self._zip.close()
+            raise
 
     def close(self) -> None:
         """Finish the workbook (once)."""
@@ -143,7 +160,7 @@ class _Cut:
 
     def _cut(self, chunk: bytes, middle: int) -> None:
         text = self.pending + chunk
-        end = _ROW_END.search(text, len(self.pending) + middle if not self.pending else 0)
+        end = _ROW_END.search(text, 0 if self.pending else middle)
         start = None if end is None else _ROW_START.search(text, end.end())
         if start is None:  # the row goes on in the next chunk
             self.pending = text

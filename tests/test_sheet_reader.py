@@ -18,7 +18,7 @@ from fileio.errors import InputError
 from fileio.inputs import read_inputs
 from fileio.sources import read_table
 from fileio.tables import CLAIMS
-from input_files import rewrite_xlsx, write_xlsx
+from input_files import declare_sizes, rewrite_xlsx, write_xlsx
 
 HEADER = ["claim_id", "member_id", "provider_id", "service_date", "domain", "amount"]
 ROWS = [HEADER, ["C1", "M1", "P1", "2024-01-15", "gp", "10.00"],
@@ -161,3 +161,15 @@ def test_the_checks_of_a_sheet_read_in_halves_still_refuse(tmp_path, monkeypatch
     with pytest.raises(InputError, match="spans A1:XFD1048576"):
         read_table(path, CLAIMS, {})
     assert sheet_halves.SPLIT_FROM == 0 and sheet_reader._OPEN == {}
+
+
+def test_a_part_that_lies_about_its_size_is_refused_while_a_sheet_is_cut(tmp_path, monkeypatch):
+    """The halves copy the workbook's other parts; one that unpacks to more than it
+    declares is left to the checks, which refuse it as they do without halves."""
+    monkeypatch.setattr(sheet_halves, "SPLIT_FROM", 0)
+    path = write_xlsx(tmp_path / "claims.xlsx", {"claims": _claims_rows(600)})
+    declare_sizes(path, {"xl/styles.xml": 100})
+    with pytest.raises(InputError, match=r"part xl/styles.xml does not unpack to the 100 "
+                                         "bytes its zip directory declares"):
+        read_table(path, CLAIMS, {})
+    assert sheet_reader._OPEN == {}
