@@ -38,6 +38,8 @@ _OPEN: dict[tuple[str, int, int], "Workbook"] = {}
 _OPEN_LOCK = threading.Lock()
 #: How many sessions are open; see :func:`session`.
 _SESSIONS = 0
+#: Every reader not yet closed (the halves' too), for the way out.
+_LIVE: set["Workbook"] = set()
 
 
 class Workbook:
@@ -68,6 +70,7 @@ class Workbook:
 
         self.path = path
         self._folder = tempfile.mkdtemp(prefix="fundcalc-sheets-")
+        _LIVE.add(self)
         self._sheets: Future[list[str]] = Future()
         self._tables: dict[str, Future] = {}  # what each sheet's reader waits for
         self._requested: dict[str, Future] = {}  # the sheets the child reads
@@ -223,6 +226,7 @@ class Workbook:
 
     def close(self) -> None:
         """Stop the child (and any early reader of a half) and remove its files."""
+        _LIVE.discard(self)
         with self._lock:
             early, self._early, self._closed = list(self._early.values()), {}, True
         for reader in early:
@@ -379,13 +383,21 @@ def release(reader: Workbook) -> None:
     reader.close()
 
 
-@atexit.register
 def close_all() -> None:
     """Stop every workbook's child and forget them."""
     with _OPEN_LOCK:
         readers = list(_OPEN.values())
         _OPEN.clear()
     for reader in readers:
+        reader.close()
+
+
+@atexit.register
+def _close_everything() -> None:
+    """On the way out (Ctrl-C, an error), stop every reader still running, the halves'
+    included, and remove their files."""
+    close_all()
+    for reader in list(_LIVE):
         reader.close()
 
 
