@@ -102,11 +102,11 @@ def _read_tables(claims: Sequence[Path], explicit: dict[str, Path | None],
     claim_paths = list(dict.fromkeys(Path(p) for p in claims))
     if not claim_paths:
         raise InputError("no claims file given; name at least one .xlsx, .csv or .parquet file.")
-    for path in [*claim_paths, *(Path(p) for p in explicit.values() if p is not None)]:
+    files = list(dict.fromkeys([*claim_paths, *(Path(p) for p in explicit.values() if p)]))
+    for path in files:
         check_readable(path)
         file_kind(path)
     sheets = {p: workbook_sheets(p) for p in claim_paths if file_kind(p) == "xlsx"}
-    files = list(dict.fromkeys([*claim_paths, *(Path(p) for p in explicit.values() if p)]))
     with ThreadPoolExecutor(max_workers=1) as pool:
         # The readers let go of the interpreter while they read, so the claims files are
         # read in a thread, one after the other, while the other tables are read and the

@@ -88,14 +88,13 @@ class IdNumbers:
         """The number of each value (-1 for a blank), numbering new ids."""
         encoded = validation.arrow_text(values).cast(pa.large_string()).dictionary_encode()
         found = encoded.dictionary
-        position = pc.index_in(found, value_set=self.ids)
-        new = position.is_null().to_numpy(zero_copy_only=False)
-        position = position.to_numpy(zero_copy_only=False)
+        position = pc.fill_null(pc.index_in(found, value_set=self.ids), -1).to_numpy(
+            zero_copy_only=False).astype(np.int64)
+        new = position < 0
         if new.any():
-            position = np.where(new, 0, position).astype(np.int64)
             position[new] = len(self.ids) + np.arange(int(new.sum()))
             self.ids = pa.concat_arrays([self.ids, found.filter(pa.array(new))])
-        return np.append(position.astype(np.int64), -1)[
+        return np.append(position, -1)[
             pc.fill_null(encoded.indices, len(found)).to_numpy(zero_copy_only=False)]
 
     def number_of(self, value: str) -> int:

@@ -128,8 +128,8 @@ class _Cut:
 
     def __init__(self, middle: int, first: _OneSheetWorkbook, second: _OneSheetWorkbook,
                  first_half_done: Callable[[Path], None]):
-        self.middle, self.first, self.second = middle, first.stream, second.stream
-        self.workbooks, self.first_half_done = (first, second), first_half_done
+        self.middle, self.first_half_done = middle, first_half_done
+        self.first, self.second = first, second
         self.seen = 0
         self.opening = None  # the XML up to and including <sheetData>
         self.row = None  # the first row of the second half
@@ -152,9 +152,9 @@ class _Cut:
         self.last = chunk[-8:]
         start, self.seen = self.seen, self.seen + len(chunk)
         if self.row is not None:
-            self.second.write(chunk)
+            self.second.stream.write(chunk)
         elif self.seen <= self.middle:
-            self.first.write(chunk)
+            self.first.stream.write(chunk)
         else:
             self._cut(chunk, max(0, self.middle - start))
 
@@ -170,13 +170,13 @@ class _Cut:
             self.usable = False
             return
         self.row = int(number[1])
-        self.first.write(text[:end.end()])
-        self.first.write(_marker_row(self.row) + b"</sheetData></worksheet>")
-        self.second.write(self.opening + _marker_row(self.row - 1))
-        self.second.write(text[start.start():])
+        self.first.stream.write(text[:end.end()])
+        self.first.stream.write(_marker_row(self.row) + b"</sheetData></worksheet>")
+        self.second.stream.write(self.opening + _marker_row(self.row - 1))
+        self.second.stream.write(text[start.start():])
         self.pending = b""
-        self.workbooks[0].close()
-        self.first_half_done(self.workbooks[0].path)
+        self.first.close()
+        self.first_half_done(self.first.path)
 
     def finish(self) -> int | None:
         """The first row of the second half, or None when the sheet is read whole."""

@@ -81,9 +81,12 @@ class Workbook:
         self._splits = {} if half else self._cut_large_sheets()
         first = half or (f"table:{table}" if table and not self._splits else "")
         self._start_child([first, *(["--from-first-cell"] if from_first_cell else [])])
-        self._checks = (_in_thread(lambda: None) if half else
-                        _in_thread(check_parts, path, frozenset(part for part, _ in
-                                                                self._splits.values())))
+        if half:
+            self._checks: Future = Future()
+            self._checks.set_result(None)
+        else:
+            self._checks = _in_thread(check_parts, path, frozenset(
+                part for part, _ in self._splits.values()))
         if table and self._splits:
             _in_thread(self._prefetch_table, table)
 
@@ -437,26 +440,36 @@ def _serve(path: str, folder: str, first: str, from_first_cell: bool) -> None:
             sys.stdout.write(json.dumps(fields) + "\n")
             sys.stdout.flush()
 
+    # An open workbook holds its shared strings, so each is opened once and lent to one
+    # reading thread at a time (the one that listed the sheets too).
+    spare, spare_lock = [], threading.Lock()
+
     def read(number: int, sheet: str) -> None:
+        with spare_lock:
+            book = spare.pop() if spare else None
         try:
+            book = book or fastexcel.read_excel(path)
             # One parse of the sheet (calamine reads the whole sheet even for a preview);
             # skip_rows=0 anchors row 0 at the sheet's first row.
-            cells = fastexcel.read_excel(path).load_sheet(
-                sheet, header_row=None, skip_rows=None if from_first_cell else 0,
-                dtypes="string").to_arrow()
+            cells = book.load_sheet(sheet, header_row=None,
+                                    skip_rows=None if from_first_cell else 0,
+                                    dtypes="string").to_arrow()
         except Exception as error:  # fastexcel raises its own error types
             answer(sheet=sheet, error=first_line(error))
             return
+        with spare_lock:
+            spare.append(book)
         file = os.path.join(folder, f"{number}.arrow")
         with pa.OSFile(file, "wb") as sink, pa.ipc.new_file(sink, cells.schema) as writer:
             writer.write(cells)
         answer(sheet=sheet, file=file)
 
     try:
-        names = list(fastexcel.read_excel(path).sheet_names)
+        spare.append(fastexcel.read_excel(path))
     except Exception as error:
         answer(error=first_line(error))
         return
+    names = list(spare[0].sheet_names)
     answer(sheets=names)
     started = set()
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -291,9 +291,9 @@ def build_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None,
                     member.codes.astype(np.int64), dates))
     lines = pd.DataFrame({
         "member": pd.Series(member, index=claims.index),
-        "provider": _id_categorical(claims["provider_id"]),
-        "domain": _id_categorical(claims["domain"]),
-        "care_code": _id_categorical(claims["care_code"]),
+        "provider": id_categorical(claims["provider_id"]),
+        "domain": id_categorical(claims["domain"]),
+        "care_code": id_categorical(claims["care_code"]),
         "service_date": dates,
         "year": contract_year(dates, year_start_month).astype(np.int64),
         "quantity": claims["quantity"].to_numpy(dtype=np.float64),
@@ -360,14 +360,14 @@ def assemble_ledger(claims: pd.DataFrame, *, members: pd.DataFrame | None = None
 def _member_categorical(values: pd.Series, members: pd.DataFrame | None) -> pd.Categorical:
     """The claims' member ids as a categorical whose sorted categories also list every
     member of the members table (when given)."""
-    member = _id_categorical(values)
+    member = id_categorical(values)
     if members is None:
         return member
-    return _id_categorical(values, pd.Index(member.categories).union(
+    return id_categorical(values, pd.Index(member.categories).union(
         pd.Index(members["member_id"].astype(str).unique(), dtype=object)))
 
 
-def _id_categorical(values: pd.Series, categories: pd.Index | None = None) -> pd.Categorical:
+def id_categorical(values: pd.Series, categories: pd.Index | None = None) -> pd.Categorical:
     """Text ids as a categorical (default: sorted categories), encoded once by Arrow.
 
     Blank ids, and ids that ``categories`` does not list, get code -1.

@@ -12,10 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-
-from funding_models.ledger import Ledger
+from funding_models.ledger import Ledger, id_categorical
 
 
 class PopulationError(ValueError):
@@ -264,7 +261,7 @@ def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
     grid = np.full(members * years, -1, dtype=np.int64)
     if column is not None:
         member_codes = ledger.members.index.codes.astype(np.int64)
-        provider_codes = _positions(column, providers)
+        provider_codes = id_categorical(column, providers).codes.astype(np.int64)
         each_year = np.repeat(provider_codes, years)
         slots = np.repeat(member_codes * years, years) + np.tile(np.arange(years),
                                                                  len(member_codes))
@@ -275,18 +272,9 @@ def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
         rows = table[in_run]
         slots = (rows["member"].cat.codes.to_numpy().astype(np.int64) * years
                  + rows["year"].to_numpy() - first)
-        listed = _positions(rows["provider"], providers)
+        listed = id_categorical(rows["provider"], providers).codes.astype(np.int64)
         grid[slots] = np.where(listed >= 0, listed, grid[slots])
     return providers, grid
-
-
-def _positions(names: pd.Series, providers: pd.Index) -> np.ndarray:
-    """Each name's position among ``providers`` (-1: blank or not among them), looked
-    up by Arrow rather than one Python string at a time."""
-    text = pa.array(names.astype("string[pyarrow]").array)
-    found = pc.index_in(text, value_set=pa.array(providers.to_numpy(dtype=object),
-                                                 type=pa.string()))
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _plurality(ledger: Ledger, terms) -> pd.DataFrame:
