@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Callable
 
@@ -90,6 +90,11 @@ class Ledger:
     #: that contracts (and their spillover) on the same population share the work. A
     #: ledger made by ``dataclasses.replace`` starts with an empty cache.
     cache: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: The results worked out from the members, enrollment and attribution tables alone,
+    #: not from the claims: shared with the ledgers of the same members with other claims
+    #: (:meth:`with_claims`, a scenario's), which ``dataclasses.replace`` hands it to.
+    members_cache: dict = field(default_factory=dict, repr=False, compare=False,
+                                kw_only=True)
 
     @cached_property
     def spend(self) -> pd.DataFrame:
@@ -126,16 +131,26 @@ class Ledger:
         ``care_code``) is one of ``values``; a blank never is."""
         return among(self.claims[column], values)
 
-    def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """``compute()``, worked out once per ledger for ``key`` and kept in :attr:`cache`."""
-        if key not in self.cache:
-            self.cache[key] = compute()
-        return self.cache[key]
+    def remember(self, key: tuple, compute: Callable[[], Any], *,
+                 members_only: bool = False) -> Any:
+        """``compute()``, worked out once per ledger for ``key`` and kept in :attr:`cache`
+        (with ``members_only``, a result that does not depend on the claims, in
+        :attr:`members_cache`)."""
+        cache = self.members_cache if members_only else self.cache
+        if key not in cache:
+            cache[key] = compute()
+        return cache[key]
+
+    def with_claims(self, claims: pd.DataFrame) -> "Ledger":
+        """This ledger with other claims (the same members): it starts with an empty
+        :attr:`cache` and shares :attr:`members_cache`."""
+        return replace(self, claims=claims)
 
     def member_column(self, column: str) -> np.ndarray:
         """A column of the members table as an array indexed by member code (missing for
         members the table does not list: NaN, NaT or None)."""
-        return self.remember(("member_column", column), lambda: self._by_member(column))
+        return self.remember(("member_column", column), lambda: self._by_member(column),
+                             members_only=True)
 
     def _by_member(self, column: str) -> np.ndarray:
         values = self.members[column]

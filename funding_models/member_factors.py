@@ -56,7 +56,8 @@ def book_factors(ledger: Ledger, terms, year: int) -> BookFactors:
     """
     key = ("book_factors", year, terms.model_dump_json(
         include={"risk_adjustment", "age_sex_factors", "normalize"}))
-    return ledger.remember(key, lambda: _book_factors(ledger, terms, year))
+    return ledger.remember(key, lambda: _book_factors(ledger, terms, year),
+                           members_only=True)
 
 
 def _book_factors(ledger: Ledger, terms, year: int) -> BookFactors:

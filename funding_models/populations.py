@@ -106,7 +106,7 @@ def _member_years(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
 
     Shared (through the ledger's cache) by populations that differ only in the care they
     count, such as a contract's and its spillover's; and, unless attributed by plurality
-    of spend, by a scenario's ledger (see :data:`MEMBERS_ONLY`).
+    of spend, by a scenario's ledger (:meth:`Ledger.with_claims`).
     """
     if terms.attribution == "plurality":
         key = ("member_years by spend", tuple(terms.provider), terms.scope.segment,
@@ -114,19 +114,8 @@ def _member_years(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
     else:
         key = ("member_years", tuple(terms.provider), terms.scope.segment,
                terms.attribution, condition)
-    return ledger.remember(key, lambda: _members_attributed(ledger, terms, condition))
-
-
-#: What a ledger's cache holds (by the first part of the key) that is worked out from
-#: the members, enrollment and attribution tables alone, not from the claims: a
-#: scenario's ledger, the same members with changed claims, starts with it.
-MEMBERS_ONLY = ("member_column", "attribution_grid", "member_years", "book_factors")
-
-
-def members_only(cache: dict) -> dict:
-    """The entries of a ledger's cache that do not depend on its claims
-    (:data:`MEMBERS_ONLY`)."""
-    return {key: value for key, value in cache.items() if key[0] in MEMBERS_ONLY}
+    return ledger.remember(key, lambda: _members_attributed(ledger, terms, condition),
+                           members_only=terms.attribution != "plurality")
 
 
 def _members_attributed(ledger: Ledger, terms, condition: str | None) -> pd.DataFrame:
@@ -237,7 +226,8 @@ def _attribution_grid_of(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:
     """The ledger's :func:`_attribution_grid`, worked out once."""
     if ledger.members is None:
         raise PopulationError("attribution needs a members table")
-    return ledger.remember(("attribution_grid",), lambda: _attribution_grid(ledger))
+    return ledger.remember(("attribution_grid",), lambda: _attribution_grid(ledger),
+                           members_only=True)
 
 
 def _attribution_grid(ledger: Ledger) -> tuple[pd.Index, np.ndarray]:

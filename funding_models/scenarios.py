@@ -8,14 +8,13 @@ the total is unchanged. Shifts are applied first, then growths, each in the orde
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Collection
 
 import numpy as np
 import pandas as pd
 
 from funding_models.ledger import Ledger, among
-from funding_models.populations import PopulationError, attributed_by_column, members_only
+from funding_models.populations import PopulationError, attributed_by_column
 
 #: ``to_provider`` value that sends shifted care to the member's attributed provider.
 ATTRIBUTED = "attributed"
@@ -52,9 +51,7 @@ def apply_scenario(ledger: Ledger, scenario, years: Collection[int]) -> Ledger:
         in_years = _in_years(ledger, claims, years)
     for growth in scenario.growth or []:
         claims = _grown(claims, growth, in_years)
-    changed = dataclasses.replace(ledger, claims=claims)
-    changed.cache.update(members_only(ledger.cache))
-    return changed
+    return ledger.with_claims(claims)
 
 
 def _in_years(ledger: Ledger, claims: pd.DataFrame, years: Collection[int]) -> np.ndarray:
