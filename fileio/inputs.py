@@ -239,7 +239,6 @@ def _reconcile(parsed: dict[str, validation.ParsedTable], raws: dict[str, list[R
                ) -> tuple[list[InputFileReport], pd.DataFrame]:
     """One report per table and file, and every rejected row (malformed lines included)."""
     reports, rejected_parts = [], []
-    hashes: dict[str, str] = {}
     for name, table in parsed.items():
         rejected_parts.append(validation.rejected(table))
         frame = table.frame
@@ -251,9 +250,8 @@ def _reconcile(parsed: dict[str, validation.ParsedTable], raws: dict[str, list[R
                 rejected_parts.append(malformed_rejects(raw, name))
             amounts = None if table.amount_cents is None else table.amount_cents[in_file]
             good = ok[in_file]
-            hashes.setdefault(raw.file, file_sha256(Path(raw.file)))
             reports.append(InputFileReport(
-                file=raw.file, sheet=raw.sheet, table=name, sha256=hashes[raw.file],
+                file=raw.file, sheet=raw.sheet, table=name, sha256=file_sha256(Path(raw.file)),
                 rows_read=int(in_file.sum()) + malformed,
                 rows_accepted=int(good.sum()),
                 rows_rejected=int((~good).sum()) + malformed,
