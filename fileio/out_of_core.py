@@ -342,36 +342,33 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
         check_columns(path, CLAIMS, options.rename)
     for path in (p for p in tables.values() if p is not None):
         check_readable(Path(path))
-    parsed, reports, rejected = validate_tables(optional_tables(tables, {}, options), options)
-    members = accepted_or_none(parsed, "members")
-    enrollment = accepted_or_none(parsed, "enrollment")
-    with tempfile.TemporaryDirectory(prefix="fundcalc-", dir=engine.temp_dir) as folder:
-        try:
-            connection = duckdb.connect(":memory:", config={
-                "memory_limit": engine.memory_limit, "temp_directory": folder,
-                "preserve_insertion_order": False})
-        except duckdb.Error as error:
-            raise InputError(f"--memory-limit {engine.memory_limit}: DuckDB refuses it "
-                             f"({str(error).splitlines()[0]}); write e.g. 1GB.") from None
-        try:
-            numbers = {column: IdNumbers() for column in _KEYED}
-            spans = None
-            if members is not None:
-                listed = members["member_id"].astype(str).unique()
-                numbers["member_id"] = IdNumbers(listed)
-                spans = enrollment_lookup(members, enrollment, pd.CategoricalDtype(listed))
-            counts, parse_rejects, malformed = _load_lines(
-                connection, Path(folder), files, options, spans, year_start_month,
-                line_by_line, numbers, engine, progress)
-            progress("checking claim keys and members")
-            set_aside = _cross_row_rejects(connection, files, members, numbers)
-            progress("summing the claim lines")
-            rows = connection.sql(_LEDGER_ROWS).to_arrow_table()
-            accepted = _accepted_per_file(connection)
-        except duckdb.Error as error:
-            raise InputError(_engine_failure(error, engine, folder)) from None
-        finally:
-            connection.close()
+    with ThreadPoolExecutor(max_workers=1) as reader:
+        # The claims' first batch is read and parsed while the other tables are checked.
+        batches = _read_ahead(_parsed_batches(files, options, engine.batch_rows), reader)
+        parsed, reports, rejected = validate_tables(optional_tables(tables, {}, options), options)
+        members = accepted_or_none(parsed, "members")
+        enrollment = accepted_or_none(parsed, "enrollment")
+        numbers = {column: IdNumbers() for column in _KEYED}
+        spans = None
+        if members is not None:
+            listed = members["member_id"].astype(str).unique()
+            numbers["member_id"] = IdNumbers(listed)
+            spans = enrollment_lookup(members, enrollment, pd.CategoricalDtype(listed))
+        with tempfile.TemporaryDirectory(prefix="fundcalc-", dir=engine.temp_dir) as folder:
+            connection = _connect(engine, folder)
+            try:
+                counts, parse_rejects, malformed = _load_lines(
+                    connection, Path(folder), files, batches, spans, year_start_month,
+                    line_by_line, numbers, progress)
+                progress("checking claim keys and members")
+                set_aside = _cross_row_rejects(connection, files, members, numbers)
+                progress("summing the claim lines")
+                rows = connection.sql(_LEDGER_ROWS).to_arrow_table()
+                accepted = _accepted_per_file(connection)
+            except duckdb.Error as error:
+                raise InputError(_engine_failure(error, engine, folder)) from None
+            finally:
+                connection.close()
     claim_reports = [_claims_report(path, i, counts[i], accepted) for i, path in enumerate(files)]
     claim_rejects = pd.concat([*parse_rejects, *set_aside], ignore_index=True)
     if not len(rows):
@@ -389,6 +386,19 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
     return LargeInputs(ledger, claim_reports + reports, all_rejects)
 
 
+def _connect(engine: EngineOptions, folder: str):
+    """A DuckDB connection within the engine's memory limit, spilling to ``folder``."""
+    import duckdb
+
+    try:
+        return duckdb.connect(":memory:", config={
+            "memory_limit": engine.memory_limit, "temp_directory": folder,
+            "preserve_insertion_order": False})
+    except duckdb.Error as error:
+        raise InputError(f"--memory-limit {engine.memory_limit}: DuckDB refuses it "
+                         f"({str(error).splitlines()[0]}); write e.g. 1GB.") from None
+
+
 def _engine_failure(error: Exception, engine: EngineOptions, folder: str) -> str:
     """One sentence on why DuckDB stopped, and what to do."""
     import duckdb
@@ -404,33 +414,36 @@ def _engine_failure(error: Exception, engine: EngineOptions, folder: str) -> str
     return f"the out-of-core engine stopped ({what})."
 
 
-def _load_lines(connection, folder: Path, files: list[Path], options: ReadOptions,
-                spans: MergedSpans | None, year_start_month: int, line_by_line: LineByLine,
-                numbers: dict[str, IdNumbers], engine: EngineOptions, progress
-                ) -> tuple[list[dict], list[pd.DataFrame], list[pd.DataFrame]]:
-    """Parse every batch; write the lines that parse to Parquet files in ``folder``, seen
-    by DuckDB as the view ``lines``. Returns per file the rows, amount and blank rows
-    read, the rows rejected while parsing, and the malformed CSV lines (in file and line
-    order).
+def _parsed_batches(files: list[Path], options: ReadOptions, batch_rows: int) -> Iterator:
+    """Each batch of the claims files as (file index, batch number, RawTable, ParsedTable)."""
+    for index, path in enumerate(files):
+        for number, raw in enumerate(_BATCH_READERS[file_kind(path)](
+                path, CLAIMS, options.rename, batch_rows)):
+            yield index, number, raw, validation.parse_raw(
+                raw, CLAIMS, decimal_comma=options.decimal_comma,
+                date_format=options.date_format)
 
-    The next batch is read and its cells parsed, and the last one written, in threads of
-    their own while a batch's ids are numbered: Arrow lets go of the interpreter while it
-    reads and writes Parquet, and so does most of the parsing.
+
+def _load_lines(connection, folder: Path, files: list[Path], batches: Iterator,
+                spans: MergedSpans | None, year_start_month: int, line_by_line: LineByLine,
+                numbers: dict[str, IdNumbers], progress
+                ) -> tuple[list[dict], list[pd.DataFrame], list[pd.DataFrame]]:
+    """Take every parsed batch of ``batches`` (:func:`_parsed_batches`); write the lines
+    that parse to Parquet files in ``folder``, seen by DuckDB as the view ``lines``.
+    Returns per file the rows, amount and blank rows read, the rows rejected while
+    parsing, and the malformed CSV lines (in file and line order).
+
+    The last batch is written in a thread of its own while a batch's ids are numbered
+    (and, by :func:`_read_ahead`, the next one is read and parsed): Arrow lets go of the
+    interpreter while it reads and writes Parquet, and so does most of the parsing.
     """
     written = [folder / "lines-empty.parquet"]
     pq.write_table(_LINES.empty_table(), written[0])
     counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
     rejects, malformed = [], []
-    batches = ((index, number, raw, validation.parse_raw(
-                    raw, CLAIMS, decimal_comma=options.decimal_comma,
-                    date_format=options.date_format))
-               for index, path in enumerate(files)
-               for number, raw in enumerate(_BATCH_READERS[file_kind(path)](
-                   path, CLAIMS, options.rename, engine.batch_rows)))
-    with ThreadPoolExecutor(max_workers=1) as reader, \
-            ThreadPoolExecutor(max_workers=1) as writer:
+    with ThreadPoolExecutor(max_workers=1) as writer:
         writing = writer.submit(lambda: None)
-        for index, number, raw, table in _read_ahead(batches, reader):
+        for index, number, raw, table in batches:
             counts[index]["rows"] += len(raw.rows) + len(raw.malformed)
             counts[index]["amount"] += int(table.amount_cents.sum())
             counts[index]["blank"] += raw.blank_rows
@@ -455,11 +468,16 @@ def _load_lines(connection, folder: Path, files: list[Path], options: ReadOption
 
 def _read_ahead(batches: Iterator, reader: ThreadPoolExecutor) -> Iterator:
     """The items of ``batches``, each next one read by ``reader`` while the caller works
-    on the one before (one call of ``next`` at a time, so a generator is safe)."""
+    on the one before (one call of ``next`` at a time, so a generator is safe). The first
+    is asked for at once, before the first item is taken."""
     pending = reader.submit(next, batches, None)
-    while (item := pending.result()) is not None:
-        pending = reader.submit(next, batches, None)
-        yield item
+
+    def items() -> Iterator:
+        nonlocal pending
+        while (item := pending.result()) is not None:
+            pending = reader.submit(next, batches, None)
+            yield item
+    return items()
 
 
 def _keyed_lines(frame: pd.DataFrame, file_index: int, numbers: dict[str, IdNumbers],
