@@ -19,6 +19,7 @@ from funding_models.population_years import (
     NotSettled,
     baseline_pmpm,
     baseline_table,
+    by_year,
     empty_population_warning,
     not_settled_at_all,
     per_year_table,
@@ -112,7 +113,8 @@ def _settle_condition(terms, ledger: Ledger) -> ContractResult:
         f"members with {terms.bundle.condition}; spend: their in-scope claims within "
         "enrollment; provider_spend: the part billed by the contract's provider(s)")
     return ContractResult(terms.name, terms.model, rows, tables,
-                          empty_population_warning(terms, population))
+                          empty_population_warning(terms, population),
+                          settled_years=by_year(lines))
 
 
 # -- episode bundles ---------------------------------------------------------------------
@@ -156,7 +158,7 @@ def _settle_episodes(terms, ledger: Ledger) -> ContractResult:
                         f"claim in the data ({pd.Timestamp(last_claim):%Y-%m-%d}): their "
                         "cost may be incomplete")
     return ContractResult(terms.name, terms.model, rows, tables, warnings,
-                          episodes=_episode_list(terms, listed))
+                          episodes=_episode_list(terms, listed), settled_years=by_year(lines))
 
 
 def episodes_of(terms, ledger: Ledger) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from funding_models.population_years import (
     YearFigures,
     baseline_pmpm,
     baseline_table,
+    by_year,
     empty_population_warning,
     not_settled_at_all,
     per_year_table,
@@ -122,7 +123,7 @@ def settle_capitation(terms, ledger: Ledger) -> ContractResult:
     rows, lines = settle_years(terms, ledger, figures, settle_year)
     return ContractResult(terms.name, terms.model, rows,
                           _tables(terms, lines, figures, population, above_attachment),
-                          warnings)
+                          warnings, settled_years=by_year(lines))
 
 
 def _settle_year(terms, ledger: Ledger, population: Population,

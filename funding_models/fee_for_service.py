@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from funding_models.ledger import Ledger, care_code_totals
-from funding_models.population_years import not_settled_at_all
+from funding_models.population_years import by_year, not_settled_at_all
 from funding_models.populations import PopulationError, segment_lines
 from funding_models.results import ContractResult, SummaryRow, Table, cents_to_units
 
@@ -191,7 +191,8 @@ def settle_fee_for_service(terms, ledger: Ledger) -> ContractResult:
             "paid": paid, "provider_result": paid - claimed, "bound": pay.bound,
         })
     return ContractResult(terms.name, terms.model, rows,
-                          _tables(settlement, lines, terms), warnings)
+                          _tables(settlement, lines, terms), warnings,
+                          settled_years=by_year(settlement))
 
 
 def _totals_in_segment(ledger: Ledger, segment: str | None) -> pd.DataFrame:

@@ -105,6 +105,11 @@ def settle_years(terms, ledger: Ledger, figures: dict[int, YearFigures | None],
     return rows, lines
 
 
+def by_year(lines: list[dict]) -> dict[int, dict]:
+    """Settled years' arithmetic (each with its ``year``) by year."""
+    return {line["year"]: line for line in lines}
+
+
 def not_settled_at_all(terms, reason: str) -> ContractResult:
     """A contract none of whose years can be settled: blank rows with the reason."""
     rows = [SummaryRow(terms.name, terms.model, ", ".join(terms.provider), year, None, None,

@@ -143,7 +143,9 @@ class ContractResult:
     """Everything one contract's settlement produced.
 
     ``episodes`` lists an episode bundle's episodes (the Episodes sheet), money in
-    currency units; None for other models.
+    currency units; None for other models. ``settled_years`` holds the arithmetic of each
+    settled performance year by year, money in cents: the rows of the per-year table
+    before they are shown (the bootstrap redraws from them).
     """
 
     name: str
@@ -152,6 +154,7 @@ class ContractResult:
     tables: list[Table]
     warnings: list[str] = field(default_factory=list)
     episodes: pd.DataFrame | None = None
+    settled_years: dict[int, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -223,7 +223,6 @@ def bootstrap(contracts: Sequence, ledger: Ledger, results: Sequence[ContractRes
     """
     rows, histograms = [], []
     for terms, result in zip(contracts, results):
-        settled = _settled_lines(result)
         draws = {}
         for row in result.rows:
             record = {"contract": terms.name, "model": terms.model, "year": row.year,
@@ -232,8 +231,8 @@ def bootstrap(contracts: Sequence, ledger: Ledger, results: Sequence[ContractRes
                 rows.append({**record, "status": row.status.split(SPILLOVER_NOTE)[0]})
                 continue
             try:
-                resample, settle = _redraw(terms, ledger, settled[row.year], row.year,
-                                           options.null)
+                resample, settle = _redraw(terms, ledger, result.settled_years[row.year],
+                                           row.year, options.null)
                 seed = [options.seed, row.year, _fingerprint(resample)]
                 draws[row.year] = settle(resampled_totals(resample, options.replicates, seed))
             except (NotBootstrapped, PopulationError) as exc:
@@ -253,20 +252,6 @@ def _fingerprint(resample: Resample) -> int:
     """A number that names the units drawn, so that their draws do not depend on the
     contract's place in the file and contracts on the same units share them."""
     return zlib.crc32(np.ascontiguousarray(resample.ids, dtype=np.int64).tobytes())
-
-
-def _settled_lines(result: ContractResult) -> dict[int, dict]:
-    """The contract's per-year settlement table as dicts by year, money back in cents."""
-    if not result.tables:
-        return {}
-    table = result.tables[0]
-    lines = {}
-    for record in table.frame.to_dict(orient="records"):
-        if isinstance(record.get("year"), (int, np.integer)):
-            lines[int(record["year"])] = {
-                key: (value * 100 if table.kinds.get(key) == "money" and pd.notna(value)
-                      else value) for key, value in record.items()}
-    return lines
 
 
 def _summary(draws: Draws) -> dict:

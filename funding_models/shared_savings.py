@@ -18,6 +18,7 @@ from funding_models.population_years import (
     YearFigures,
     baseline_pmpm,
     baseline_table,
+    by_year,
     empty_population_warning,
     not_settled_at_all,
     per_year_table,
@@ -74,7 +75,8 @@ def settle_shared_savings(terms, ledger: Ledger) -> ContractResult:
     rows, lines = settle_years(terms, ledger, figures, settle_year)
     warnings = empty_population_warning(terms, population) + _risk_warning(terms, population)
     return ContractResult(terms.name, terms.model, rows,
-                          _tables(terms, lines, figures, population), warnings)
+                          _tables(terms, lines, figures, population), warnings,
+                          settled_years=by_year(lines))
 
 
 def _settle_year(terms, ledger: Ledger, population: Population,
