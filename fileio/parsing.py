@@ -79,10 +79,9 @@ class Problems:
     ['too small', 'not a number', 'not a number']
     """
 
-    def __init__(self, count: int, codes: np.ndarray | None = None,
-                 reasons: list[str] | None = None):
-        self.codes = np.zeros(count, dtype=np.uint8) if codes is None else codes
-        self.reasons = [] if reasons is None else reasons
+    def __init__(self, count: int):
+        self.codes = np.zeros(count, dtype=np.uint8)
+        self.reasons: list[str] = []
 
     def set(self, where: np.ndarray, reason: str, *, only_new: bool = False) -> None:
         """Give the cells of the boolean mask ``where`` this reason (with ``only_new``, only
@@ -106,7 +105,9 @@ class Problems:
 
     def take(self, positions: np.ndarray) -> "Problems":
         """The problems of the cells at ``positions``, in their order."""
-        return Problems(len(positions), self.codes.take(positions), self.reasons)
+        taken = Problems(0)
+        taken.codes, taken.reasons = self.codes.take(positions), self.reasons
+        return taken
 
     def as_objects(self, positions: np.ndarray | None = None) -> np.ndarray:
         """Each cell's reason, or ``None`` (of the cells at ``positions`` only, if given)."""
