@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from fileio.atomic import OutputPathError, check_output_path
-from fileio.errors import InputError
+from fileio.errors import InputError, one_line
 
 EXIT_REJECTED = 1
 EXIT_UNUSABLE = 2
@@ -78,7 +78,7 @@ class Progress:
             bar = ("" if done is None else
                    "[" + "#" * round(done * self.BAR) + "." * (self.BAR - round(done * self.BAR))
                    + "] ")
-            line = f"{time.monotonic() - self.started:5.1f}s {bar}{text}"[:110]
+            line = f"{time.monotonic() - self.started:5.1f}s {bar}{one_line(text)}"[:110]
             click.echo("\r" + line.ljust(self.width), err=True, nl=False)
             self.width = len(line)
 
@@ -90,11 +90,13 @@ class Progress:
 
 def _say(quiet: bool, text: str) -> None:
     if not quiet:
-        click.echo(text)
+        click.echo(one_line(text))
 
 
 def _fail(message: str, status: int = EXIT_UNUSABLE) -> None:
-    click.echo(f"fundcalc: {message}", err=True)
+    """Print ``message`` (a sentence a line; names and paths from the inputs kept within
+    their line by :func:`one_line`) and exit with ``status``."""
+    click.echo("fundcalc: " + "\n".join(map(one_line, message.split("\n"))), err=True)
     sys.exit(status)
 
 
@@ -341,11 +343,12 @@ def validate(claims, contracts_path, members, fee_schedule, enrollment, attribut
         if report.amount_read is not None:
             line += (f"; amount read {report.amount_read / 100:,.2f}, accepted "
                      f"{report.amount_accepted / 100:,.2f}, rejected {report.amount_rejected / 100:,.2f}")
-        click.echo(line)
+        click.echo(one_line(line))
     if rejected_path is not None:
         write_rejected_csv(inputs.rejected, rejected_path, inputs=given)
     if contracts is not None:
-        click.echo(f"{contracts_path}: {len(contracts.contracts)} contract(s), all valid.")
+        click.echo(one_line(f"{contracts_path}: {len(contracts.contracts)} contract(s), all "
+                            "valid."))
     if strict and inputs.rows_rejected:
         sys.exit(EXIT_REJECTED)
 
@@ -378,8 +381,8 @@ def settle(cases, model, contract_path, output, strict, quiet):
     terms = load_settlement_terms(contract_path)
     done = settle_case_file(cases, output, terms)
     if done.replaced_columns:
-        click.echo(f"Replaced the input's own {', '.join(done.replaced_columns)} column(s) "
-                   "with the results.", err=True)
+        click.echo(one_line(f"Replaced the input's own {', '.join(done.replaced_columns)} "
+                            "column(s) with the results."), err=True)
     _say(quiet, f"Settled {done.settled:,} of {done.cases:,} case(s) under {model}"
          + (f" ({done.not_settled:,} not settled: see status)" if done.not_settled else "")
          + f"; wrote {output}.")

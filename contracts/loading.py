@@ -19,6 +19,7 @@ from contracts.contracts_file import CONTRACT_MODELS, ContractsFile
 from contracts.scenarios import Scenario
 from contracts.shared_savings import SharedSavingsTerms, SharingTerms
 from contracts.terms import ContractTerms, Settings, did_you_mean
+from fileio.errors import one_line
 
 
 class ContractsError(Exception):
@@ -35,7 +36,8 @@ class ContractsError(Exception):
     """
 
     def __init__(self, problems: str | list[str]):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.problems = [one_line(p) for p in ([problems] if isinstance(problems, str)
+                                               else problems)]
         super().__init__("\n".join(self.problems))
 
 

@@ -1,7 +1,8 @@
 """Text from inputs that a spreadsheet would run (issue 8): cells beginning with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return come out of every output workbook as literal
 text. Checked in the sheet XML inside the xlsx zip: no cell holds a formula, and each
-hostile text is a string cell holding exactly that text.
+hostile text is a string cell holding exactly that text. Text from inputs quoted in a
+message (a header, a contract's name) keeps to its line and cannot drive the terminal.
 """
 from __future__ import annotations
 
@@ -184,3 +185,44 @@ def test_settle_workbook_holds_hostile_text_as_text(tmp_path):
     assert result.exit_code == 0, result.output
     assert_literal(out, {"settlement": ["=note", PROVIDER, MEMBER, CARE_CODE, "=1+1", "=2+2",
                                         DOMAIN, "-", "+x"]})
+
+
+#: Text that would break a message's line or drive the terminal showing it, as a
+#: workbook can hold it: a line break, a colour sequence opened by the one-byte control
+#: sequence introducer (0x9b), and a right-to-left override.
+TERMINAL = "\nok\x9b31m\u202e"
+TERMINAL_SHOWN = "\\nok\\x9b31m\\u202e"
+
+
+def test_a_header_quoted_in_a_message_stays_on_its_line(tmp_path):
+    """The claims lack a column and one header holds control characters: the message
+    quotes the headers with those characters escaped, on one line."""
+    claims = write_xlsx(tmp_path / "claims.xlsx", {"claims": [
+        ["claim_id", "member_id", "provider_id", f"date{TERMINAL}", "domain", "amount"],
+        ["C1", "M1", "P1", "2024-01-05", "gp", 10.0]]})
+    contracts = tmp_path / "contracts.yaml"
+    contracts.write_text("contracts:\n  - name: A\n    model: fee_for_service\n"
+                         "    provider: P1\n    performance_years: [2024]\n")
+    result = run("compare", claims, "--contracts", contracts, "-o", tmp_path / "out.xlsx")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.endswith("\n")
+    assert f"date{TERMINAL_SHOWN}" in result.stderr
+    assert "\x9b" not in result.stderr and "\u202e" not in result.stderr
+
+
+def test_a_contract_name_quoted_in_a_message_stays_on_its_line(tmp_path):
+    """A contract's name (YAML writes the escape as \\e) in a contracts error: each
+    problem on one line, the name's control characters escaped."""
+    contracts = tmp_path / "contracts.yaml"
+    contracts.write_text('contracts:\n  - name: "red\\e[31m\\r\\nname"\n'
+                         "    model: fee_for_service\n    provider: P1\n"
+                         "    performance_years: [2024]\n    clawback_rate: 1.5\n"
+                         "  - name: B\n    model: fee_for_service\n    provider: P1\n"
+                         "    performance_years: [2024]\n    price_factor: -1\n")
+    claims = write_csv(tmp_path / "claims.csv", [["claim_id"], ["C1"]])
+    result = run("compare", claims, "--contracts", contracts, "-o", tmp_path / "out.xlsx")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, result.stderr
+    assert "red\\x1b[31m\\r\\nname" in lines[0] and "clawback_rate" in lines[0]
+    assert "\x1b" not in result.stderr
