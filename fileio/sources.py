@@ -32,8 +32,9 @@ from fileio.tables import TableSpec, normalise_header, pick_sheet
 #: How many rows from the top may hold titles before the header.
 HEADER_SEARCH_ROWS = 30
 
-#: Where a CSV line ends, for pyarrow.
-_LINE_END = re.compile(r"\r\n|\r|\n")
+#: Where a CSV line ends, for pyarrow: after \n, \r\n or \r (a split that keeps the ends,
+#: which the csv module needs to keep a line break within a quoted value).
+_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
 
 #: What pyarrow raises on a damaged Parquet file: its own errors, I/O errors, and text
 #: (column names, values) that is not UTF-8.
@@ -266,8 +267,18 @@ def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     return RawTable(str(path), name, columns, rows, blank, as_given=as_given)
 
 
-def _sniff_csv(path: Path) -> tuple[str, str, list[list[str]]]:
-    """Encoding, delimiter and the first rows of a CSV file."""
+@dataclass(frozen=True)
+class _CsvRow:
+    """A row of a CSV file's first lines: its fields, the line it starts on (from 0) and
+    how many lines it takes (more than one where a quoted value holds a line break)."""
+
+    cells: list[str]
+    line: int
+    lines: int = 1
+
+
+def _sniff_csv(path: Path) -> tuple[str, str, list[str]]:
+    """Encoding, delimiter and the first lines of a CSV file."""
     with open(path, "rb") as handle:
         head = handle.read(1 << 20)
     if b"\x00" in head:
@@ -280,14 +291,34 @@ def _sniff_csv(path: Path) -> tuple[str, str, list[list[str]]]:
         text = head[:cut].decode("cp1252", errors="replace")
         encoding = "cp1252"
     # Lines as pyarrow's skip_rows counts them: ends at \n, \r\n or \r only (not at a
-    # form feed or U+2028, as str.splitlines has it) and also inside quotes, so that the
-    # header's index is the number of lines to skip. Each line is split on its own.
-    lines = _LINE_END.split(text)[:HEADER_SEARCH_ROWS]
-    sample = "\n".join(lines)
+    # form feed or U+2028, as str.splitlines has it) and also inside quotes.
+    lines = _LINE_END.split(text)
+    sample = "".join(lines[:HEADER_SEARCH_ROWS])
     counts = {d: sample.count(d) for d in (",", ";", "\t", "|")}
     delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
-    return encoding, delimiter, [next(csv.reader([line], delimiter=delimiter), [])
-                                 for line in lines]
+    return encoding, delimiter, lines
+
+
+def _quoted_rows(lines: list[str], delimiter: str) -> list[_CsvRow]:
+    """The first rows as CSV reads them: a quoted value may span lines (a header cell
+    wrapped in Excel, ``"Service⏎Date"``)."""
+    reader = csv.reader(lines, delimiter=delimiter)
+    rows = []
+    while len(rows) < HEADER_SEARCH_ROWS:
+        line = reader.line_num
+        try:
+            cells = next(reader)
+        except (StopIteration, csv.Error):
+            break
+        rows.append(_CsvRow(cells, line, reader.line_num - line))
+    return rows
+
+
+def _line_rows(lines: list[str], delimiter: str) -> list[_CsvRow]:
+    """The first lines, each read as a row of its own: a quote left open by a title
+    above the header then spoils its own line only."""
+    return [_CsvRow(next(csv.reader([line], delimiter=delimiter), []), number)
+            for number, line in enumerate(lines[:HEADER_SEARCH_ROWS])]
 
 
 @dataclass
@@ -297,14 +328,13 @@ class _CsvLayout:
 
     encoding: str
     delimiter: str
-    header_index: int
-    header: list[str]
+    header: _CsvRow
     found: dict[str, int]
     malformed: list[tuple[int | None, str, str]] = field(default_factory=list)
 
     @property
     def field_names(self) -> list[str]:
-        return [f"f{i}" for i in range(len(self.header))]
+        return [f"f{i}" for i in range(len(self.header.cells))]
 
     def fields(self, all_columns: bool = False) -> list[str]:
         """The fields to read: the spec's columns, or every field."""
@@ -322,7 +352,8 @@ class _CsvLayout:
 
         return {
             "read_options": pacsv.ReadOptions(
-                skip_rows=self.header_index + 1, column_names=self.field_names,
+                skip_rows=self.header.line + self.header.lines,
+                column_names=self.field_names,
                 encoding=self.encoding, use_threads=threads,
                 **({} if block_size is None else {"block_size": block_size})),
             "parse_options": pacsv.ParseOptions(
@@ -335,7 +366,7 @@ class _CsvLayout:
 
     def first_line(self) -> int:
         """The line number of the first data line."""
-        return self.header_index + 2
+        return self.header.line + self.header.lines + 1
 
 
 def _csv_layout(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayout:
@@ -348,18 +379,22 @@ def _csv_layout(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayo
 
 
 def _csv_header(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayout:
-    """The layout found in the file's first megabyte."""
-    encoding, delimiter, preview = _sniff_csv(path)
-    try:
-        header_index = _find_header(preview, spec, rename)
-        header = preview[header_index]
-        found = _match_columns(header, spec, rename)
-        _require(found, spec, header)
-    except InputError as error:
-        raise _in_context(str(path), error) from None
-    if header and header[0].startswith("\ufeff"):
-        header[0] = header[0][1:]
-    return _CsvLayout(encoding, delimiter, header_index, header, found)
+    """The layout found in the file's first megabyte: the header among the rows as CSV
+    reads them, else (a quote left open above it) among the lines read one by one."""
+    encoding, delimiter, lines = _sniff_csv(path)
+    problem = None
+    for rows in (_quoted_rows(lines, delimiter), _line_rows(lines, delimiter)):
+        try:
+            header = rows[_find_header([row.cells for row in rows], spec, rename)]
+            found = _match_columns(header.cells, spec, rename)
+            _require(found, spec, header.cells)
+        except InputError as error:
+            problem = problem or error
+            continue
+        if header.cells and header.cells[0].startswith("\ufeff"):
+            header.cells[0] = header.cells[0][1:]
+        return _CsvLayout(encoding, delimiter, header, found)
+    raise _in_context(str(path), problem) from None
 
 
 def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool
@@ -377,7 +412,7 @@ def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: 
     # Line numbers hold while no quoted value spans lines (the usual export).
     rows = _renumber_around(np.arange(table.num_rows, dtype=np.int64) + layout.first_line(),
                             [n for n, _, _ in layout.malformed if n is not None])
-    as_given = (list(zip(_headers_as_given(layout.header),
+    as_given = (list(zip(_headers_as_given(layout.header.cells),
                          (table.column(f).combine_chunks() for f in names)))
                 if all_columns else None)
     columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)

@@ -151,6 +151,40 @@ def test_title_rows_above_the_header_are_skipped(tmp_path, kind):
     assert [(row, column) for row, column, _ in rejects(inputs)] == [(6, "amount")]
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_a_csv_header_cell_wrapped_over_two_lines_is_read(tmp_path, end):
+    """A header cell wrapped in Excel and saved as CSV ("Service⏎Date", quoted) matches
+    service_date; the data and its line numbers start after the header's second line."""
+    lines = ["Claims export", ",".join(HEADER[:3]) + ',"Service' + end + 'Date",'
+             + ",".join(HEADER[4:]), ",".join(claim("C1", "1.00")), ",".join(claim("C2", "x"))]
+    path = write_text(tmp_path / "c.csv", end.join(lines) + end)
+    inputs = read(path)
+    # Line 1: the title; lines 2 and 3: the header; C1 on line 4, C2 on line 5.
+    assert inputs.claims["_row"].tolist() == [4]
+    assert [(row, column) for row, column, _ in rejects(inputs)] == [(5, "amount")]
+
+
+def test_a_quote_left_open_in_a_title_above_the_csv_header_spoils_only_its_line(tmp_path):
+    """A title with an unmatched quote would, read as CSV, run on into the header: the
+    header is then looked for line by line, as before the quote."""
+    lines = ['Claims for "Q1', ",".join(HEADER), ",".join(claim("C1", "1.00"))]
+    inputs = read(write_text(tmp_path / "c.csv", "\n".join(lines) + "\n"))
+    assert inputs.claims["_row"].tolist() == [3]
+
+
+def test_a_csv_header_wrapped_over_lines_is_read_alike_in_batches(tmp_path):
+    from fileio.sources import read_table
+    from fileio.tables import CLAIMS
+
+    lines = [",".join(HEADER[:3]) + ',"service\ndate",' + ",".join(HEADER[4:])]
+    lines += [",".join(claim(f"C{i}")) for i in range(5)]
+    path = write_text(tmp_path / "c.csv", "\n".join(lines) + "\n")
+    whole = read_table(path, CLAIMS, {})
+    columns, rows, _, _ = _batches_as_one(path, 2)
+    assert rows == whole.rows.tolist() == [3, 4, 5, 6, 7]
+    assert columns["claim_id"] == [f"C{i}" for i in range(5)]
+
+
 def test_a_sheet_that_starts_lower_and_further_right_keeps_its_row_numbers(tmp_path):
     rows = [[], [], [None, *HEADER], [None, *claim("C1", "1.00")], [],
             [None, *claim("C2", "x")]]
