@@ -380,8 +380,10 @@ def read_large_claims(claims: Sequence[Path], tables: dict[str, Path | None],
         year_start_month=year_start_month, member_months_convention=member_months_convention)
     # As in memory: the claims' rejected rows in file and row order, then their malformed
     # CSV lines, then the other tables'.
-    all_rejects = pd.concat([_sorted_rejects(claim_rejects, files), *malformed, rejected],
-                            ignore_index=True)
+    claims_rejected = _at_their_lines(
+        pd.concat([_sorted_rejects(claim_rejects, files), *malformed], ignore_index=True),
+        files, counts)
+    all_rejects = pd.concat([claims_rejected, rejected], ignore_index=True)
     all_rejects["row"] = pd.array(all_rejects["row"], dtype="Int64")
     return LargeInputs(ledger, claim_reports + reports, all_rejects)
 
@@ -397,6 +399,19 @@ def _connect(engine: EngineOptions, folder: str):
     except duckdb.Error as error:
         raise InputError(f"--memory-limit {engine.memory_limit}: DuckDB refuses it "
                          f"({str(error).splitlines()[0]}); write e.g. 1GB.") from None
+
+
+def _at_their_lines(rejects: pd.DataFrame, files: list[Path], counts: list[dict]
+                    ) -> pd.DataFrame:
+    """The claims' rejected rows, those of a CSV file whose quoted values span lines
+    renumbered to the lines their records start on (batches number records as lines:
+    :attr:`RawTable.record_lines <fileio.sources.RawTable>`)."""
+    for path, read in zip(files, counts):
+        if read["record_lines"] is not None:
+            theirs = (rejects["file"] == str(path)).to_numpy()
+            rows = rejects.loc[theirs, "row"].to_numpy(dtype=np.int64)
+            rejects.loc[theirs, "row"] = read["record_lines"][rows]
+    return rejects
 
 
 def _engine_failure(error: Exception, engine: EngineOptions, folder: str) -> str:
@@ -430,8 +445,9 @@ def _load_lines(connection, folder: Path, files: list[Path], batches: Iterator,
                 ) -> tuple[list[dict], list[pd.DataFrame], list[pd.DataFrame]]:
     """Take every parsed batch of ``batches`` (:func:`_parsed_batches`); write the lines
     that parse to Parquet files in ``folder``, seen by DuckDB as the view ``lines``.
-    Returns per file the rows, amount and blank rows read, the rows rejected while
-    parsing, and the malformed CSV lines (in file and line order).
+    Returns per file the rows, amount and blank rows read (and where a CSV file's
+    records start, if its values span lines), the rows rejected while parsing, and the
+    malformed CSV lines (in file and line order).
 
     The last batch is written in a thread of its own while a batch's ids are numbered
     (and, by :func:`_read_ahead`, the next one is read and parsed): Arrow lets go of the
@@ -439,7 +455,7 @@ def _load_lines(connection, folder: Path, files: list[Path], batches: Iterator,
     """
     written = [folder / "lines-empty.parquet"]
     pq.write_table(_LINES.empty_table(), written[0])
-    counts = [{"rows": 0, "amount": 0, "blank": 0} for _ in files]
+    counts = [{"rows": 0, "amount": 0, "blank": 0, "record_lines": None} for _ in files]
     rejects, malformed = [], []
     with ThreadPoolExecutor(max_workers=1) as writer:
         writing = writer.submit(lambda: None)
@@ -447,6 +463,8 @@ def _load_lines(connection, folder: Path, files: list[Path], batches: Iterator,
             counts[index]["rows"] += len(raw.rows) + len(raw.malformed)
             counts[index]["amount"] += int(table.amount_cents.sum())
             counts[index]["blank"] += raw.blank_rows
+            if raw.record_lines is not None:
+                counts[index]["record_lines"] = raw.record_lines
             if raw.malformed:
                 malformed.append(malformed_rejects(raw, CLAIMS.name))
             ok = table.ok

@@ -62,6 +62,10 @@ class RawTable:
     as_given : list of (str, pyarrow.Array)
         With ``all_columns``: every column of the file, in its order, under its own
         header (``column N`` where the header cell is empty); else empty.
+    record_lines : numpy.ndarray or None
+        On the last batch of a CSV file read in batches whose quoted values span lines:
+        the line that the record its batches numbered ``n`` starts on is
+        ``record_lines[n]`` (batches number records as lines, not knowing yet).
     """
 
     file: str
@@ -71,6 +75,7 @@ class RawTable:
     blank_rows: int = 0
     malformed: list[tuple[int | None, str, str]] = field(default_factory=list)
     as_given: list[tuple[str, pa.Array]] = field(default_factory=list)
+    record_lines: np.ndarray | None = None
 
 
 def file_sha256(path: Path) -> str:
@@ -331,6 +336,7 @@ class _CsvLayout:
     header: _CsvRow
     found: dict[str, int]
     malformed: list[tuple[int | None, str, str]] = field(default_factory=list)
+    lines: int = 0  # in the whole file (:func:`_scan`)
 
     @property
     def field_names(self) -> list[str]:
@@ -373,7 +379,8 @@ def _csv_layout(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayo
     """The file's layout; a file whose first megabyte reads as UTF-8 but which is not
     UTF-8 throughout is read as cp1252 (both engines, whichever column the byte is in)."""
     layout = _csv_header(path, spec, rename)
-    if layout.encoding == "utf-8" and not _all_utf8(path):
+    all_utf8, layout.lines = _scan(path, layout.encoding == "utf-8")
+    if not all_utf8:
         layout.encoding = "cp1252"  # the first megabyte was UTF-8, a later byte is not
     return layout
 
@@ -409,9 +416,15 @@ def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: 
         raise InputError(f"{path}: cannot read the CSV ({first_line(error)}).") from None
     names = layout.field_names
     columns = {n: table.column(names[layout.found[n]]).combine_chunks() for n in layout.found}
-    # Line numbers hold while no quoted value spans lines (the usual export).
+    # Records numbered as lines, then moved to the lines they start on where a quoted
+    # value spans lines.
     rows = _renumber_around(np.arange(table.num_rows, dtype=np.int64) + layout.first_line(),
                             [n for n, _, _ in layout.malformed if n is not None])
+    lines = _record_lines(path, layout, table.num_rows + len(layout.malformed))
+    if lines is not None:
+        rows = lines[rows]
+        layout.malformed[:] = [(int(lines[n]), text, reason)
+                               for n, text, reason in layout.malformed]
     as_given = (list(zip(_headers_as_given(layout.header.cells),
                          (table.column(f).combine_chunks() for f in names)))
                 if all_columns else None)
@@ -437,17 +450,68 @@ def csv_batches(path: Path, spec: TableSpec, rename: dict[str, str], batch_rows:
         raise InputError(f"{path}: cannot read the CSV ({first_line(error)}).") from None
 
 
-def _all_utf8(path: Path) -> bool:
-    """Whether the file's bytes are all UTF-8."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        with open(path, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 24), b""):
-                decoder.decode(block)
+def _record_lines(path: Path, layout: _CsvLayout, records: int) -> np.ndarray | None:
+    """Where each data record starts, if the file has more lines than records (a quoted
+    value spans lines): the record numbered ``n`` when records are numbered as lines
+    starts on line ``result[n]``. None where each record is one line, or where Python's
+    csv module counts the records otherwise than pyarrow (they stay numbered as lines)."""
+    skip = layout.header.line + layout.header.lines
+    if layout.lines - skip <= records:
+        return None
+    starts = []
+    # Only quotes, delimiters and line ends matter here, and they are ASCII: cp1252 text
+    # read as UTF-8 keeps them.
+    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        for _ in range(skip):
+            handle.readline()
+        reader = csv.reader(handle, delimiter=layout.delimiter)
+        while True:
+            line = reader.line_num
+            try:
+                next(reader)
+            except (StopIteration, csv.Error):
+                break
+            starts.append(line)
+    if len(starts) != records:
+        return None
+    first = layout.first_line()
+    return np.concatenate([np.arange(first), np.asarray(starts, dtype=np.int64) + first])
+
+
+def _scan(path: Path, utf8: bool) -> tuple[bool, int]:
+    """One pass over the file: whether its bytes are all UTF-8 (checked with ``utf8``,
+    else False) and how many lines it holds (lines end at \\n, \\r\\n or \\r; a last
+    line without an end counts)."""
+    decoder = codecs.getincrementaldecoder("utf-8")() if utf8 else None
+    lines, last = 0, b""
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 24), b""):
+            if decoder is not None:
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError:
+                    decoder = None
+                    utf8 = False
+            lines += _line_ends(block)
+            if last == b"\r" and block[:1] == b"\n":
+                lines -= 1  # a \r\n cut between two blocks
+            last = block[-1:]
+    if decoder is not None:
+        try:
             decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+        except UnicodeDecodeError:
+            utf8 = False
+    return utf8, lines + (last not in (b"", b"\n", b"\r"))
+
+
+def _line_ends(block: bytes) -> int:
+    """How many line ends (\\n, \\r\\n, \\r) ``block`` holds."""
+    codes = np.frombuffer(block, dtype=np.uint8)
+    ends = np.count_nonzero(codes == 10)
+    returns = codes == 13
+    if returns.any():  # \r alone ends a line too, \r\n once
+        ends += np.count_nonzero(returns) - np.count_nonzero(returns[:-1] & (codes[1:] == 10))
+    return int(ends)
 
 
 def _csv_chunks(path: Path, layout: _CsvLayout, batch_rows: int) -> Iterator[RawTable]:
@@ -455,7 +519,7 @@ def _csv_chunks(path: Path, layout: _CsvLayout, batch_rows: int) -> Iterator[Raw
     reader = pacsv.open_csv(path, **layout.options(False, block_size=1 << 24))
     next_line = layout.first_line()
     skipped: list[int] = []  # numbers of the malformed lines not yet passed
-    pending = None
+    pending, records = None, 0
     for batch in itertools.chain(reader, [None]):
         if batch is not None:
             block = pa.Table.from_batches([batch])
@@ -473,10 +537,14 @@ def _csv_chunks(path: Path, layout: _CsvLayout, batch_rows: int) -> Iterator[Raw
             columns = {n: chunk.column(names[layout.found[n]]).combine_chunks()
                        for n in layout.found}
             columns, rows, blank, _ = _drop_blank_rows(columns, rows)
+            records += chunk.num_rows + len(malformed)
             yield RawTable(str(path), "", columns, rows, blank, malformed)
-    if layout.malformed:  # malformed lines after the last row
+    # Malformed lines after the last row, and where records start if values span lines.
+    lines = _record_lines(path, layout, records + len(layout.malformed))
+    if layout.malformed or lines is not None:
         yield RawTable(str(path), "", {n: pa.array([], pa.string()) for n in layout.found},
-                       np.arange(0, dtype=np.int64), 0, list(layout.malformed))
+                       np.arange(0, dtype=np.int64), 0, list(layout.malformed),
+                       record_lines=lines)
 
 
 def _renumber_around(rows: np.ndarray, skipped: list[int]) -> np.ndarray:

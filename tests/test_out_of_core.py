@@ -134,7 +134,8 @@ def test_a_claims_header_error_comes_before_another_tables_error(csv_sample, tmp
 def csv_sample(tmp_path_factory) -> Path:
     """The sample's faulty claims as a folder of three shuffled CSV files with a title
     row, malformed lines (too many and too few fields, one the last line) and blank
-    lines; the other tables as CSV too."""
+    lines; the other tables as CSV too. In part 1 a header cell and a care code are
+    quoted values that span lines."""
     folder = tmp_path_factory.mktemp("large_csv")
     write_sample(folder, members=500, formats=("csv",))
     contracts = with_plurality_contract((folder / "contracts.yaml").read_text(encoding="utf-8"))
@@ -148,7 +149,14 @@ def csv_sample(tmp_path_factory) -> Path:
         body = [lines[j] for j in chunk]
         body[5:5] = ["", f"one,field,too,many,{body[5]}"]
         body[700:700] = [",,,,,,,,,", "too,few"]
-        text = "\n".join([f"Claims export, part {i}", header, *body, "last,line,short"])
+        top = header
+        if i == 1:
+            top = header.replace("service_date", '"service\r\ndate"')
+            fields = body[300].split(",")
+            code = header.split(",").index("care_code")
+            fields[code] = f'"{fields[code]}\nfirst visit\rsecond"'
+            body[300] = ",".join(fields)
+        text = "\n".join([f"Claims export, part {i}", top, *body, "last,line,short"])
         (parts / f"part-{i}.csv").write_text(text + "\n", encoding="utf-8")
     return folder
 
@@ -168,6 +176,13 @@ def test_csv_claims_out_of_core_give_the_same_as_in_memory(csv_sample, batch_row
     assert out_of_core.input_files == in_memory.input_files
     reasons = " ".join(in_memory.rejected["reason"])
     assert "fields where the header has" in reasons and "member not in the members" in reasons
+    # Part 1's "too,few" line, after the header's and the care code's line breaks.
+    text = (csv_sample / "claims" / "part-1.csv").read_text(encoding="utf-8")
+    line = len(text[:text.index("\ntoo,few\n")].replace("\r\n", "\n").replace("\r", "\n")
+               .split("\n")) + 1
+    rejected = out_of_core.rejected
+    assert rejected.loc[(rejected["value"] == "too,few")
+                        & rejected["file"].str.endswith("part-1.csv"), "row"].tolist() == [line]
 
 
 def test_scenarios_that_grow_care_or_shift_it_into_episodes_give_the_same(sample, tmp_path):

@@ -185,6 +185,46 @@ def test_a_csv_header_wrapped_over_lines_is_read_alike_in_batches(tmp_path):
     assert columns["claim_id"] == [f"C{i}" for i in range(5)]
 
 
+def test_csv_rows_are_numbered_by_the_line_they_start_on_when_values_span_lines(tmp_path):
+    """Quoted values with line breaks (\\r\\n, \\n, \\r) push the later rows, a malformed
+    line and a blank line down: each rejected row names the line its record starts on,
+    read at once and in batches."""
+    from fileio.sources import csv_batches, read_table
+    from fileio.tables import CLAIMS
+
+    def line(claim_id, amount, note):
+        return ",".join([*claim(claim_id, amount)[:5], amount, note])
+
+    text = "\r\n".join([
+        "Title", ",".join(HEADER) + ",note",              # lines 1-2
+        line("C1", "1.00", '"two\r\nlines\nthree"'),      # lines 3-5
+        line("C2", "x", "plain"),                          # line 6
+        "short,row",                                       # line 7
+        "",                                                # line 8
+        line("C3", "y", '"a\rb"'),                         # lines 9-10
+        line("C4", "z", "p")])                             # line 11
+    path = write_text(tmp_path / "c.csv", text)
+    inputs = read(path)
+    assert inputs.claims["_row"].tolist() == [3]
+    assert sorted(row for row, _, _ in rejects(inputs)) == [6, 7, 9, 11]
+    whole = read_table(path, CLAIMS, {})
+    assert [number for number, _, _ in whole.malformed] == [7]
+    _, rows, _, malformed = _batches_as_one(path, 2)
+    lines = list(csv_batches(path, CLAIMS, {}, 2))[-1].record_lines
+    assert lines[rows].tolist() == whole.rows.tolist() == [3, 6, 9, 11]
+    assert [lines[number] for number, _, _ in malformed] == [7]
+
+
+def test_a_line_break_cut_between_two_blocks_counts_once(tmp_path):
+    from fileio.sources import _scan
+
+    path = tmp_path / "c.csv"
+    path.write_bytes(b"x" * ((1 << 24) - 1) + b"\r\n" + b"a\rb\n\nlast")
+    assert _scan(path, utf8=True) == (True, 5)
+    path.write_bytes(b"x\r\r\n\xe9\n")
+    assert _scan(path, utf8=True) == (False, 3)
+
+
 def test_a_sheet_that_starts_lower_and_further_right_keeps_its_row_numbers(tmp_path):
     rows = [[], [], [None, *HEADER], [None, *claim("C1", "1.00")], [],
             [None, *claim("C2", "x")]]
