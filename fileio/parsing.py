@@ -18,7 +18,13 @@ import pyarrow.compute as pc
 #: an export error (and keeps sums of many lines far from int64's limit).
 MAX_LINE_AMOUNT = 100_000_000
 
-_PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
+#: A number with a decimal point; commas may group thousands where they cannot be a
+#: decimal comma: before a decimal point (``1,234.56``) or more than once (``1,234,567``);
+#: ``1,234`` alone might be either, and is not read.
+_PLAIN_NUMBER = (r"^[+-]?(\d+(\.\d*)?|\.\d+)$|^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d*$"
+                 r"|^[+-]?[1-9]\d{0,2}(,\d{3}){2,}$")
+#: The form that may be either: one comma before three digits (``0,125`` is no thousand).
+_ONE_GROUP = r"^[+-]?[1-9]\d{0,2},\d{3}$"
 _COMMA_NUMBER = r"^[+-]?\d{1,3}(\.\d{3})*(,\d*)?$|^[+-]?\d+(,\d*)?$"
 _FITS_DECIMAL = r"^[+-]?(\d{1,13}(\.\d{0,18})?|\.\d{1,18})$"
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
@@ -162,14 +168,11 @@ def parse_money(column: pa.Array, decimal_comma: bool = False,
 def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, Problems]:
     """Cents (as floats: infinite where the number is absurdly long) and problems."""
     present = text.is_valid().to_numpy(zero_copy_only=False)
-    if decimal_comma:
-        ok = pc.match_substring_regex(text, _COMMA_NUMBER)
-        text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
-        hint = "not an amount (with decimal_comma: true write 1.234,56)"
-    else:
-        ok = pc.match_substring_regex(text, _PLAIN_NUMBER)
-        hint = "not an amount (write 1234.56; for 1.234,56 set decimal_comma: true)"
-    ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+    ambiguous = (None if decimal_comma else
+                 pc.fill_null(pc.match_substring_regex(text, _ONE_GROUP), False))
+    text, ok = _plain_number(text, decimal_comma)
+    hint = ("not an amount (with decimal_comma: true write 1.234,56)" if decimal_comma else
+            "not an amount (write 1234.56; for 1.234,56 set decimal_comma: true)")
     # Past the 17th decimal only whether a non-zero digit follows matters for rounding to
     # cents, so such tails shrink to one sticky 1 (0.005000…0001 still rounds up).
     if pc.any(pc.greater(pc.utf8_length(text), 18)).as_py():
@@ -186,8 +189,26 @@ def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, Proble
     units = pc.cast(rounded, pa.float64()).to_numpy(zero_copy_only=False)
     cents = np.where(ok & ~fits, np.inf, np.rint(units * 100))
     problems = Problems(len(cents))
-    problems.set(present & ~ok, hint)
+    if ambiguous is not None:
+        problems.set(ambiguous.to_numpy(zero_copy_only=False),
+                     "not an amount: a comma before three digits may group thousands "
+                     "(1,234 = 1234) or be a decimal comma (1,234 = 1.234); write 1234, "
+                     "or set decimal_comma: true")
+    problems.set(present & ~ok, hint, only_new=True)
     return cents, problems
+
+
+def _plain_number(text: pa.Array, decimal_comma: bool) -> tuple[pa.Array, np.ndarray]:
+    """Text numbers written as plain ``1234.56``, and whether each is a number: with
+    ``decimal_comma``, one like ``1.234,56`` (:data:`_COMMA_NUMBER`), else one like
+    ``1234.56`` or ``1,234.56`` (:data:`_PLAIN_NUMBER`)."""
+    if decimal_comma:
+        ok = pc.match_substring_regex(text, _COMMA_NUMBER)
+        text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+    else:
+        ok = pc.match_substring_regex(text, _PLAIN_NUMBER)
+        text = pc.replace_substring(text, ",", "")
+    return text, pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
 
 
 def _float_cents(values: np.ndarray) -> tuple[np.ndarray, Problems]:
@@ -221,12 +242,7 @@ def parse_number(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndar
         return np.where(np.isinf(values), np.nan, values), problems
     text = as_text(column)
     present = text.is_valid().to_numpy(zero_copy_only=False)
-    if decimal_comma:
-        ok = pc.match_substring_regex(text, _COMMA_NUMBER)
-        text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
-    else:
-        ok = pc.match_substring_regex(text, _PLAIN_NUMBER)
-    ok = pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+    text, ok = _plain_number(text, decimal_comma)
     safe = pc.if_else(pa.array(ok), text, pa.scalar(None, pa.string()))
     values = pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False)
     problems = Problems(len(values))

@@ -61,13 +61,20 @@ def decimal_cents(text: str) -> int:
     ("0.005000000000000000000000", 0),          # exactly half a cent -> even 0
     ("0.0250000000000000000000001", 3),         # 2.5000…01 cents -> 3
     ("0.000000000000000055511151231257827", 0),  # 0.1 + 0.2 - 0.3 written out in full
+    # commas grouping thousands where they cannot be a decimal comma
+    ("1,234.56", 123456),           # a formatted cell saved as CSV
+    ("-12,345,678.905", -1234567890),  # ...90.5 cents -> even ...90
+    ("1,234,567", 123456700),       # two groups: no decimal comma has two
+    ("1,000.", 100000),
 ])
 def test_text_amounts_are_decimal_cents_rounded_half_to_even(text, cents):
     assert money([text]) == ([cents], [None])
 
 
 @pytest.mark.parametrize("text", ["abc", "1e5", "1E-2", "inf", "-Infinity", "NaN", "12,50",
-                                  "1.234,56", "1 234", "€12", "12.5.1", "--1", "0x10", "true"])
+                                  "1.234,56", "1 234", "€12", "12.5.1", "--1", "0x10", "true",
+                                  "1,23.4", "1,2345.6", ",123.4", "1,234,56", "1,234.5,6",
+                                  "0,125", "0,123,456", "01,234.5"])
 def test_text_that_is_not_a_plain_decimal_is_rejected(text):
     cents, problem = money([text])
     assert cents == [0]
@@ -77,6 +84,14 @@ def test_text_that_is_not_a_plain_decimal_is_rejected(text):
 def test_decimal_comma_text_is_rejected_with_a_hint_to_set_decimal_comma():
     _, problem = money(["1.234,56"])
     assert "decimal_comma: true" in problem[0]
+
+
+@pytest.mark.parametrize("text", ["1,234", "-12,500", "+1,000"])
+def test_one_comma_before_three_digits_is_refused_as_ambiguous(text):
+    """1,234 is 1234 with a thousands comma, or 1.234 with a decimal comma: not read."""
+    cents, problem = money([text])
+    assert cents == [0]
+    assert "1,234 = 1234" in problem[0] and "decimal_comma: true" in problem[0]
 
 
 @pytest.mark.parametrize("text", [
