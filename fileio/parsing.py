@@ -27,7 +27,7 @@ _PLAIN_NUMBER = (r"^[+-]?(\d+(\.\d*)?|\.\d+)$|^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d*$"
 _ONE_GROUP = r"^[+-]?[1-9]\d{0,2},\d{3}$"
 _COMMA_NUMBER = r"^[+-]?\d{1,3}(\.\d{3})*(,\d*)?$|^[+-]?\d+(,\d*)?$"
 _FITS_DECIMAL = r"^[+-]?(\d{1,13}(\.\d{0,18})?|\.\d{1,18})$"
-_ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$"
 _DATE_HINT = "use an Excel date or YYYY-MM-DD text, or set date_format in the contracts file"
 
 
@@ -255,8 +255,9 @@ def parse_number(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndar
 def parse_date(column: pa.Array, date_format: str | None = None) -> tuple[np.ndarray, Problems]:
     """Parse dates: Excel dates, ISO ``YYYY-MM-DD`` text, or text in ``date_format``.
 
-    A time of day after the date is ignored. Impossible dates such as 30 February and
-    years outside 1900–2199 are rejected.
+    A time of day after the date is ignored, and so is a UTC offset after it
+    (``2024-01-05T23:30:00-05:00`` is 5 January, the day written). Impossible dates such
+    as 30 February and years outside 1900–2199 are rejected.
 
     Returns
     -------

@@ -243,6 +243,9 @@ def test_float_amounts_round_like_their_shortest_decimal(amount):
     ("2024-01-15 00:00:00", "2024-01-15"),      # how an Excel date cell reads as text
     ("2024-01-15 10:30:00", "2024-01-15"),      # the time of day is ignored
     ("2024-01-15T08:00", "2024-01-15"),
+    ("2024-01-15T23:30:00Z", "2024-01-15"),     # a UTC offset too: the day written
+    ("2024-01-15T23:30:00.5-05:00", "2024-01-15"),
+    ("2024-01-15 00:30+0100", "2024-01-15"),
     (" 2024-12-31 ", "2024-12-31"),
     ("1900-01-01", "1900-01-01"),
     ("2199-12-31", "2199-12-31"),
@@ -260,7 +263,8 @@ def test_impossible_calendar_dates_are_rejected(text):
 
 
 @pytest.mark.parametrize("text", ["45306", "15-01-2024", "15/01/2024", "2024/01/15",
-                                  "2024-1-5", "Jan 15 2024", "20240115", "yesterday"])
+                                  "2024-1-5", "Jan 15 2024", "20240115", "yesterday",
+                                  "2024-01-15Z", "2024-01-15T08:00:00ZZ", "2024-01-15T08:00+1"])
 def test_other_date_text_is_rejected_with_the_hint(text):
     value, problem = one_date(text)
     assert np.isnat(value)
