@@ -20,6 +20,7 @@ import zlib
 from pathlib import Path
 from typing import Callable, Iterator
 
+from fileio.error_cells import ErrorCells, column_number
 from fileio.errors import InputError, first_line
 
 #: Largest total unpacked size of a workbook's parts.
@@ -80,7 +81,8 @@ def check_container(path: Path) -> None:
         _check_sizes(path, archive)
 
 
-def check_parts(path: Path, skip: frozenset[str] = frozenset()) -> None:
+def check_parts(path: Path, skip: frozenset[str] = frozenset()
+                ) -> dict[str, dict[tuple[int, int], str]]:
     """The checks that unpack every XML part of a workbook that passed
     :func:`check_container` (but the parts named in ``skip``, which :func:`check_part`
     checks as they are read): no entity or document type declarations, each part exactly
@@ -88,17 +90,25 @@ def check_parts(path: Path, skip: frozenset[str] = frozenset()) -> None:
     :data:`MAX_CELLS` cells. Done once per workbook that several tables are read from (a
     file changed since is checked again; a refusal is not remembered).
 
+    Returns
+    -------
+    dict
+        Per sheet name, its cells that hold an Excel error, found on the way
+        (:class:`fileio.error_cells.ErrorCells`); sheets without any are left out.
+
     Raises
     ------
     InputError
         With a sentence that says what is wrong and what to do.
     """
     status = path.stat()
-    _check_parts(path, status.st_size, status.st_mtime_ns, skip)
+    return _check_parts(path, status.st_size, status.st_mtime_ns, skip)
 
 
 @functools.lru_cache(maxsize=16)
-def _check_parts(path: Path, size: int, modified_ns: int, skip: frozenset[str]) -> None:
+def _check_parts(path: Path, size: int, modified_ns: int, skip: frozenset[str]
+                 ) -> dict[str, dict[tuple[int, int], str]]:
+    errors = {}
     with _opened(path) as archive:
         sheet_names = None
         for info in archive.infolist():
@@ -106,20 +116,33 @@ def _check_parts(path: Path, size: int, modified_ns: int, skip: frozenset[str]) 
                 continue
             if info.filename.startswith("xl/worksheets/") and sheet_names is None:
                 sheet_names = sheet_parts(archive)
-            _check_part(path, archive, info, sheet_names)
+            found = ErrorCells()
+            _check_part(path, archive, info, sheet_names, found.take)
+            if found.found and info.filename in (sheet_names or {}):
+                errors[sheet_names[info.filename]] = found.found
+    return errors
 
 
-def check_part(path: Path, part: str, each_chunk: Callable[[bytes], None]) -> None:
-    """Check one part as :func:`check_parts` does, handing each unpacked chunk of it to
-    ``each_chunk`` on the way (so that reading it and checking it take one pass).
+def check_part(path: Path, part: str, each_chunk: Callable[[bytes], None]
+               ) -> dict[tuple[int, int], str]:
+    """Check one sheet part as :func:`check_parts` does, handing each unpacked chunk of it
+    to ``each_chunk`` on the way (so that reading it and checking it take one pass).
+    Returns its cells that hold an Excel error (:class:`fileio.error_cells.ErrorCells`).
 
     Raises
     ------
     InputError
         With a sentence that says what is wrong and what to do.
     """
+    errors = ErrorCells()
+
+    def take(chunk: bytes) -> None:
+        each_chunk(chunk)
+        errors.take(chunk)
+
     with _opened(path) as archive:
-        _check_part(path, archive, archive.getinfo(part), sheet_parts(archive), each_chunk)
+        _check_part(path, archive, archive.getinfo(part), sheet_parts(archive), take)
+    return errors.found
 
 
 @contextlib.contextmanager
@@ -276,10 +299,7 @@ def _check_dimension(path: Path, sheet: str, head: bytes, tail: bytes) -> None:
 def _cell(reference: bytes) -> tuple[int, int]:
     """Column and row numbers (from 1) of a cell reference such as ``$XFD$1048576``."""
     letters, digits = re.fullmatch(rb"\$?([A-Za-z]+)\$?(\d+)", reference).groups()
-    column = 0
-    for letter in letters.upper():
-        column = column * 26 + letter - ord("A") + 1
-    return column, int(digits)
+    return column_number(letters), int(digits)
 
 
 def sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:

@@ -60,11 +60,19 @@ class Halves:
 
 
 def split_sheet(path: Path, part: str, folder: Path,
-                first_half_done: Callable[[Path], None] = lambda path: None) -> Halves | None:
+                first_half_done: Callable[[Path], None] = lambda path: None
+                ) -> tuple[Halves | None, dict[tuple[int, int], str]]:
     """Check the sheet part ``part`` of the workbook ``path`` and cut it in two (into
-    ``folder``); None when it is better read whole. ``first_half_done`` is called with
-    the first half's path as soon as that half is written, before the rest of the part
-    is checked: its reader must not be trusted until this returns.
+    ``folder``). ``first_half_done`` is called with the first half's path as soon as that
+    half is written, before the rest of the part is checked: its reader must not be
+    trusted until this returns.
+
+    Returns
+    -------
+    halves : Halves or None
+        None when the sheet is better read whole (its part is checked all the same).
+    error_cells : dict
+        The part's cells that hold an Excel error (:func:`fileio.safety.check_part`).
 
     Raises
     ------
@@ -80,19 +88,22 @@ def split_sheet(path: Path, part: str, folder: Path,
     except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, OSError):
         for half in halves:
             half.close()
-        return None  # a part that does not unpack, or no room for the halves: the checks
-        # and the whole sheet's read say what is wrong
+        # A part that does not unpack, or no room for the halves: the checks say what is
+        # wrong, or the sheet is read whole once they pass.
+        return None, check_part(path, part, lambda chunk: None)
     one, other = halves
     try:
         cut = _Cut(middle, one, other, first_half_done)
-        check_part(path, part, cut.take)
+        errors = check_part(path, part, cut.take)
     except OSError:  # no room for the halves
-        return None
+        errors = None
     finally:
         one.close()
         other.close()
+    if errors is None:
+        return None, check_part(path, part, lambda chunk: None)
     row = cut.finish()
-    return None if row is None else Halves(one.path, other.path, row)
+    return (None if row is None else Halves(one.path, other.path, row)), errors
 
 
 class _OneSheetWorkbook:
@@ -191,9 +202,12 @@ def _marker_row(row: int) -> bytes:
 def joined(first: pa.RecordBatch, second: pa.RecordBatch, row: int) -> pa.RecordBatch | None:
     """The whole sheet from its halves as read (the first from row 1, the second from
     its first cell, both with every column from A), or None when the markers are not
-    where they belong. Columns are put together two at a time (Arrow copies them without
-    the interpreter)."""
+    where they belong. It starts at the sheet's first used column, which its metadata
+    names (:data:`fileio.sheet_reader.FIRST_COLUMN`). Columns are put together two at a
+    time (Arrow copies them without the interpreter)."""
     import pyarrow as pa
+
+    from fileio.sheet_reader import FIRST_COLUMN
 
     if not (first.num_rows == row and _is_marker_row(first, row - 1)
             and second.num_rows >= 1 and _is_marker_row(second, 0)):
@@ -210,7 +224,8 @@ def joined(first: pa.RecordBatch, second: pa.RecordBatch, row: int) -> pa.Record
         columns = list(pool.map(column, range(width)))
     used = next((i for i, c in enumerate(columns) if c.null_count < len(c)), width - 1)
     return pa.RecordBatch.from_arrays(columns[used:],
-                                      names=[f"column {i}" for i in range(used, width)])
+                                      names=[f"column {i}" for i in range(used, width)],
+                                      metadata={FIRST_COLUMN: str(used)})
 
 
 def _is_marker_row(batch: pa.RecordBatch, index: int) -> bool:

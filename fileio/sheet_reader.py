@@ -40,6 +40,9 @@ _OPEN_LOCK = threading.Lock()
 _SESSIONS = 0
 #: Every reader not yet closed (the halves' too), for the way out.
 _LIVE: set["Workbook"] = set()
+#: The key, in a sheet's Arrow schema metadata, of its first column's number (from 0:
+#: column A).
+FIRST_COLUMN = b"fundcalc first column"
 
 
 class Workbook:
@@ -103,7 +106,8 @@ class Workbook:
         threading.Thread(target=self._listen, daemon=True).start()
 
     def _cut_large_sheets(self) -> dict[str, tuple[str, Future]]:
-        """Start checking and cutting the large sheets: sheet -> (part, future halves)."""
+        """Start checking and cutting the large sheets: sheet -> (part, future (halves,
+        error cells)) (:func:`fileio.sheet_halves.split_sheet`)."""
         import zipfile
 
         from fileio.safety import sheet_parts
@@ -189,6 +193,13 @@ class Workbook:
         self._raise_if_refused()
         return batch
 
+    def error_cells(self, sheet: str) -> dict[tuple[int, int], str]:
+        """``sheet``'s cells that hold an Excel error, by (column, row) numbered from 1,
+        as the checks found them (once :meth:`table` has given the sheet)."""
+        if sheet in self._splits:
+            return self._splits[sheet][1].result()[1]
+        return (self._checks.result() or {}).get(sheet, {})
+
     def _read_in_halves(self, sheet: str):
         """``sheet`` read in two halves at once, or whole (by the child) when it cannot be
         cut or its halves do not join up."""
@@ -196,7 +207,7 @@ class Workbook:
 
         _, cutting = self._splits[sheet]
         try:
-            halves = cutting.result()  # a refusal by the checks is raised here
+            halves, _ = cutting.result()  # a refusal by the checks is raised here
         except BaseException:
             _close(self._pop_early(sheet))
             raise
@@ -451,9 +462,13 @@ def _serve(path: str, folder: str, first: str, from_first_cell: bool) -> None:
             book = book or fastexcel.read_excel(path)
             # One parse of the sheet (calamine reads the whole sheet even for a preview);
             # skip_rows=0 anchors row 0 at the sheet's first row.
-            cells = book.load_sheet(sheet, header_row=None,
-                                    skip_rows=None if from_first_cell else 0,
-                                    dtypes="string").to_arrow()
+            loaded = book.load_sheet(sheet, header_row=None,
+                                     skip_rows=None if from_first_cell else 0,
+                                     dtypes="string")
+            # The sheet's first used column, from 0: error cells are found by reference.
+            first = next((c.absolute_index for c in loaded.available_columns()), 0)
+            cells = loaded.to_arrow()
+            cells = cells.replace_schema_metadata({FIRST_COLUMN: str(first)})
         except Exception as error:  # fastexcel raises its own error types
             answer(sheet=sheet, error=first_line(error))
             return

@@ -22,6 +22,7 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -66,6 +67,9 @@ class RawTable:
         On the last batch of a CSV file read in batches whose quoted values span lines:
         the line that the record its batches numbered ``n`` starts on is
         ``record_lines[n]`` (batches number records as lines, not knowing yet).
+    error_cells : dict of str to dict of int to str
+        In a workbook: per column, the rows whose cell holds an Excel error, and the error
+        (``#N/A``), which the cell holds as its text.
     """
 
     file: str
@@ -76,6 +80,7 @@ class RawTable:
     malformed: list[tuple[int | None, str, str]] = field(default_factory=list)
     as_given: list[tuple[str, pa.Array]] = field(default_factory=list)
     record_lines: np.ndarray | None = None
+    error_cells: dict[str, dict[int, str]] = field(default_factory=dict)
 
 
 def file_sha256(path: Path) -> str:
@@ -250,6 +255,7 @@ def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     try:
         name = pick_sheet(path, spec, reader.sheets, sheet)
         sheet_rows = reader.table(name)  # row 0 is the sheet's first row
+        errors = reader.error_cells(name)
     finally:
         sheet_reader.release(reader)
     where = f"{path}, sheet {name!r}"
@@ -266,10 +272,13 @@ def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
     data = sheet_rows.slice(header_index + 1)
     columns = {n: data.column(found[n]) for n in names}
     rows = np.arange(data.num_rows, dtype=np.int64) + header_index + 2
+    first = int((sheet_rows.schema.metadata or {}).get(sheet_reader.FIRST_COLUMN, b"0"))
+    columns, error_cells = _with_errors(columns, found, errors, first, rows)
     as_given = (list(zip(_headers_as_given(grid[header_index]), data.columns))
                 if all_columns else None)
     columns, rows, blank, as_given = _drop_blank_rows(columns, rows, as_given)
-    return RawTable(str(path), name, columns, rows, blank, as_given=as_given)
+    return RawTable(str(path), name, columns, rows, blank, as_given=as_given,
+                    error_cells=error_cells)
 
 
 @dataclass(frozen=True)
@@ -280,6 +289,29 @@ class _CsvRow:
     cells: list[str]
     line: int
     lines: int = 1
+
+
+def _with_errors(columns: dict[str, pa.Array], found: dict[str, int],
+                 errors: dict[tuple[int, int], str], first_column: int, rows: np.ndarray
+                 ) -> tuple[dict[str, pa.Array], dict[str, dict[int, str]]]:
+    """The columns with each cell that holds an Excel error (``errors``: by sheet column
+    and row, from 1) given that error as its text, and per column the rows of those
+    cells (``first_column``: the sheet column of the columns' position 0, from 0)."""
+    by_column: dict[str, dict[int, str]] = {}
+    if not len(rows):
+        return columns, by_column
+    at_position = {position: name for name, position in found.items()}
+    for (column, row), text in errors.items():
+        name = at_position.get(column - 1 - first_column)
+        if name is not None and rows[0] <= row <= rows[-1]:
+            by_column.setdefault(name, {})[row] = text
+    for name, cells in by_column.items():
+        mask = np.zeros(len(rows), dtype=bool)
+        mask[np.fromiter(cells, dtype=np.int64) - rows[0]] = True
+        columns[name] = pc.replace_with_mask(
+            columns[name].cast(pa.string()), pa.array(mask),
+            pa.array([cells[row] for row in sorted(cells)], pa.string()))
+    return columns, by_column
 
 
 def _sniff_csv(path: Path) -> tuple[str, str, list[str]]:

@@ -85,6 +85,8 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
             columns[spec_column.name] = _absent(spec_column, n)
             continue
         values, problems = parsed[spec_column.name]
+        if spec_column.name in raw.error_cells:
+            _excel_errors(problems, raw.rows, raw.error_cells[spec_column.name])
         columns[spec_column.name] = values
         if spec_column.name == spec.amount_column:
             amount = values
@@ -105,6 +107,19 @@ def parse_raw(raw: RawTable, spec: TableSpec, *, decimal_comma: bool = False,
         problem_value[bad] = np.where(pd.isna(text), "", text)
         problem_reason[bad] = reasons
     return ParsedTable(spec, frame, problem_column, problem_value, problem_reason, amount)
+
+
+def _excel_errors(problems: parsing.Problems, rows: np.ndarray, errors: dict[int, str]
+                  ) -> None:
+    """Give each cell that holds an Excel error (``errors``: sheet row -> ``#N/A``...)
+    that error as its reason, before any other: a formula that failed has no value."""
+    numbers = np.fromiter(errors, dtype=np.int64)
+    texts = np.array(list(errors.values()), dtype=object)
+    at = np.searchsorted(rows, numbers)
+    for text in sorted(set(texts)):
+        where = np.zeros(len(rows), dtype=bool)
+        where[at[texts == text]] = True
+        problems.set(where, f"an error value ({text}); correct the formula or type the value")
 
 
 def _absent(spec_column: ColumnSpec, n: int):

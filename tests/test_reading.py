@@ -225,6 +225,24 @@ def test_a_line_break_cut_between_two_blocks_counts_once(tmp_path):
     assert _scan(path, utf8=True) == (False, 3)
 
 
+def test_an_error_value_in_an_optional_column_rejects_its_row(tmp_path):
+    """A failed lookup (#N/A) in care_code is not a blank care code: the row is rejected
+    with the error as its value, and the sheet's other rows are read as before."""
+    import re
+
+    header = [*HEADER, "care_code"]
+    path = write_xlsx(tmp_path / "c.xlsx", {"claims": [
+        header, [*claim("C1"), "A1"], [*claim("C2"), "A2"], [*claim("C3"), "A3"]]})
+    rewrite_xlsx(path, lambda name, part: re.sub(
+        rb'<c r="G3"[^>]*>.*?</c>', b'<c r="G3" t="e"><f>VLOOKUP(A3,X!A:B,2,0)</f>'
+        b"<v>#N/A</v></c>", part) if name.startswith("xl/worksheets/") else part)
+    inputs = read(path)
+    assert inputs.claims["claim_id"].tolist() == ["C1", "C3"]
+    assert rejects(inputs) == [
+        (3, "care_code", "an error value (#N/A); correct the formula or type the value")]
+    assert inputs.rejected["value"].tolist() == ["#N/A"]
+
+
 def test_a_sheet_that_starts_lower_and_further_right_keeps_its_row_numbers(tmp_path):
     rows = [[], [], [None, *HEADER], [None, *claim("C1", "1.00")], [],
             [None, *claim("C2", "x")]]

@@ -110,6 +110,17 @@ def _with_cdata(name: str, part: bytes) -> bytes:
     return re.sub(rb"<v>(\d+)</v>", rb"<v><![CDATA[\1]]></v>", part, count=1)
 
 
+def _with_excel_errors(name: str, part: bytes) -> bytes:
+    """Sheet rows 100 and 450 (one in each half) with ``#N/A`` for their amount (column
+    H), and ``#REF!`` in column J of row 300, a helper column right of the table."""
+    if not name.startswith("xl/worksheets/"):
+        return part
+    part = re.sub(rb'<c r="H(100|450)"[^>]*?(/>|>.*?</c>)', rb'<c r="H\1" t="e"><v>#N/A</v></c>',
+                  part)
+    return re.sub(rb'(<c r="H300"[^>]*?(/>|>.*?</c>))', rb'\1<c r="J300" t="e"><v>#REF!</v></c>',
+                  part, count=1)
+
+
 LAYOUTS = {
     "title rows": (lambda: _claims_rows(600), None, True),
     "from column C, no title": (lambda: _claims_rows(600, title=False, offset=2), None, True),
@@ -119,6 +130,8 @@ LAYOUTS = {
     "rows without their numbers": (lambda: _claims_rows(600), _no_row_numbers, False),
     "elements with a namespace prefix": (lambda: _claims_rows(600), _prefixed, False),
     "CDATA": (lambda: _claims_rows(600), _with_cdata, False),
+    "Excel errors": (lambda: _claims_rows(600, title=False, offset=2), _with_excel_errors,
+                     True),
 }
 
 
@@ -150,6 +163,22 @@ def test_a_sheet_read_in_halves_is_the_sheet_read_whole(tmp_path, layout, monkey
     assert halves == whole
     cut_and_joined = bool(joins) and joins[0] is not None
     assert cut_and_joined == cut
+
+
+@pytest.mark.parametrize("split_from", [2**62, 0])
+def test_cells_with_an_excel_error_are_rejected_with_it(tmp_path, split_from, monkeypatch):
+    """Read whole or in halves: a used column's error cells reject their rows with the
+    error as value and reason; an error beside the table rejects nothing."""
+    path = write_xlsx(tmp_path / "claims.xlsx", {"claims": _claims_rows(600, title=False,
+                                                                         offset=2)})
+    rewrite_xlsx(path, _with_excel_errors)
+    monkeypatch.setattr(sheet_halves, "SPLIT_FROM", split_from)
+    rejected = read_inputs([path]).rejected
+    errors = rejected[rejected["value"].str.startswith("#")]
+    assert errors["row"].tolist() == [100, 450]
+    assert set(errors["value"]) == {"#N/A"} and set(errors["column"]) == {"amount"}
+    assert errors["reason"].iloc[0].startswith("an error value (#N/A)")
+    assert 300 not in rejected["row"].tolist()
 
 
 def test_the_checks_of_a_sheet_read_in_halves_still_refuse(tmp_path, monkeypatch):
