@@ -139,6 +139,8 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
         # safe_load builds plain data only: a tag could otherwise run code.
         return f"{where}YAML tags such as !!python/object are not allowed ({problem})"
+    if "'\\t'" in problem:
+        return f"{where}a tab, where YAML wants spaces; indent with spaces, not tabs"
     return f"{where}not valid YAML: {problem}"
 
 

@@ -326,6 +326,8 @@ def test_json_contracts_file(tmp_path):
     ("contracts.json", '{"contracts": [}', "line 1, column 16: not valid JSON"),
     ("contracts.yml", "- name: A\n", "the top level must be a mapping"),
     ("contracts.yaml", "", "is empty; it needs a 'contracts:' list"),
+    ("contracts.yaml", "contracts:\n\t- name: A\n",
+     "line 2, column 1: a tab, where YAML wants spaces; indent with spaces, not tabs"),
     # safe_load only: a tag that would build a Python object is refused, not run.
     ("contracts.yaml", "contracts: !!python/object/apply:os.system ['echo hi']\n",
      "line 1, column 12: YAML tags such as !!python/object are not allowed"),
