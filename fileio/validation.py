@@ -310,14 +310,24 @@ def _key_text(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
 
 
 def reject_unknown_members(table: ParsedTable, known: pd.Series) -> None:
-    """Reject rows whose member_id is not in the members table."""
+    """Reject rows whose member_id is not in the members table. An id the table lists
+    with other leading zeros (``012345`` against ``12345``: a spreadsheet that stored ids
+    as numbers drops them) is said to be so."""
     member = table.frame["member_id"]
-    listed = pc.is_in(arrow_text(member), value_set=arrow_text(known))
-    unknown = ~pc.fill_null(listed, True).to_numpy(zero_copy_only=False)
+    text, listed_ids = arrow_text(member), arrow_text(known)
+    unknown = ~pc.fill_null(pc.is_in(text, value_set=listed_ids), True).to_numpy(
+        zero_copy_only=False)
     if not unknown.any():
         return
-    table.reject(unknown, "member_id", member.astype(object).to_numpy(),
-                 "member not in the members table (or its members row was rejected)")
+    reason = np.full(len(unknown), "member not in the members table (or its members row "
+                                   "was rejected)", dtype=object)
+    rows = np.flatnonzero(unknown)
+    padded = pc.is_in(pc.utf8_ltrim(text.take(pa.array(rows)), "0"),
+                      value_set=pc.utf8_ltrim(listed_ids, "0"))
+    reason[rows[pc.fill_null(padded, False).to_numpy(zero_copy_only=False)]] = (
+        "member not in the members table, which has it with other leading zeros (ids "
+        "stored as numbers lose them); store the ids as text in both")
+    table.reject(unknown, "member_id", member.astype(object).to_numpy(), reason)
 
 
 def arrow_text(values: pd.Series) -> pa.Array:

@@ -649,6 +649,17 @@ def test_claims_of_members_missing_from_the_members_table(tmp_path):
     assert without.claims["claim_id"].tolist() == ["C1", "C2"] and without.members is None
 
 
+def test_a_member_listed_with_other_leading_zeros_is_said_to_be(tmp_path):
+    """12345 in the claims (a spreadsheet kept the id as a number) and 012345 in the
+    members table: still rejected, with the likely cause; 0 against 00 too."""
+    claims = write_csv(tmp_path / "c.csv", [HEADER, claim("C1", member="12345"),
+                                            claim("C2", member="M9"), claim("C3", member="00")])
+    members = write_csv(tmp_path / "m.csv", [MEMBERS_HEADER, member("012345"), member("0")])
+    reasons = [reason for _, _, reason in rejects(read(claims, members=members))]
+    assert [r.startswith("member not in the members table, which has it with other "
+                         "leading zeros") for r in reasons] == [True, False, True]
+
+
 def test_enrollment_that_ends_before_it_starts_is_rejected(tmp_path):
     claims = write_csv(tmp_path / "c.csv", [HEADER, claim("C1", member="M1"),
                                             claim("C2", member="M2")])
