@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from funding_models.ledger import Ledger, care_code_totals
+from funding_models.ledger import Ledger, care_code_totals, providers_without_claims
 from funding_models.population_years import by_year, not_settled_at_all
 from funding_models.populations import PopulationError, segment_lines
 from funding_models.results import ContractResult, SummaryRow, Table, cents_to_units
@@ -165,9 +165,9 @@ def settle_fee_for_service(terms, ledger: Ledger) -> ContractResult:
     lines = price_lines(lines, ledger.tariffs, terms.price_factor)
     provider = ", ".join(terms.provider)
     rows, settlement, warnings = [], [], []
-    unknown = sorted(set(terms.provider) - set(ledger.providers))
+    unknown = providers_without_claims(ledger, terms.provider)
     if unknown:
-        warnings.append(f"provider(s) {', '.join(unknown)} billed no claims in the data")
+        warnings.append(unknown)
     for year in terms.performance_years:
         if year not in ledger.years:
             rows.append(SummaryRow(terms.name, terms.model, provider, year, None, None, None,

@@ -17,7 +17,7 @@ import math
 
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -172,6 +172,26 @@ class Ledger:
     def providers(self) -> list[str]:
         """The providers that billed claims, sorted."""
         return [str(p) for p in self.claims["provider"].cat.categories]
+
+
+def providers_without_claims(ledger: Ledger, providers: Sequence[str]) -> str | None:
+    """A warning naming those of ``providers`` that billed no claims, with the ids in the
+    data that are the same but for case, spaces or leading zeros (``012345`` for
+    ``12345``: a spreadsheet that kept ids as numbers drops the zeros); None when every
+    one billed claims."""
+    missing = sorted(set(providers) - set(ledger.providers))
+    if not missing:
+        return None
+
+    def loosely(text: str) -> str:
+        return text.strip().casefold().lstrip("0")
+
+    billed: dict[str, list[str]] = {}
+    for provider in ledger.providers:
+        billed.setdefault(loosely(provider), []).append(provider)
+    near = [f"{' or '.join(billed[loosely(m)])} for {m}" for m in missing if loosely(m) in billed]
+    return (f"provider(s) {', '.join(missing)} billed no claims in the data"
+            + (f" (it has {'; '.join(near)}: write the id as the claims do)" if near else ""))
 
 
 def among(column: pd.Series, values) -> np.ndarray:

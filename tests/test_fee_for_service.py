@@ -108,6 +108,16 @@ def test_unknown_provider_is_a_warning_not_a_crash(make_ledger, make_contract):
     assert "no claims in scope" in result.rows[0].status
 
 
+def test_an_unknown_provider_close_to_one_in_the_data_is_named(make_ledger, make_contract):
+    """12345 against 012345 (leading zeros a spreadsheet dropped), gp_1 against GP_1."""
+    rows = [("M1", "012345", "2024-06-01", "gp", "G1", 1, 10),
+            ("M1", "GP_1", "2024-06-01", "gp", "G1", 1, 10)]
+    terms = make_contract(provider=["12345", "gp_1", "NOBODY"], performance_years=[2024])
+    (warning,) = settle_fee_for_service(terms, make_ledger(rows)).warnings
+    assert warning == ("provider(s) 12345, NOBODY, gp_1 billed no claims in the data (it has "
+                       "012345 for 12345; GP_1 for gp_1: write the id as the claims do)")
+
+
 def test_rounding_is_once_per_year_half_to_even(make_ledger, make_contract):
     # Three lines of 0.01 at price factor 0.5 = 0.5 + 0.5 + 0.5 = 1.5 cents → 2 cents
     # (rounded once per year; rounding per line would give 0 + 0 + 0).
