@@ -18,7 +18,7 @@ from contracts.presets import apply_preset
 from contracts.contracts_file import CONTRACT_MODELS, ContractsFile
 from contracts.scenarios import Scenario
 from contracts.shared_savings import SharedSavingsTerms, SharingTerms
-from contracts.terms import ContractTerms, Settings, did_you_mean
+from contracts.terms import ContractTerms, Settings, WrittenFloat, WrittenInt, did_you_mean
 from fileio.errors import one_line
 
 
@@ -117,7 +117,8 @@ class RepeatedKeyError(yaml.constructor.ConstructorError):
 
 class StrictSafeLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` (plain data only) that refuses a key repeated in one mapping,
-    which plain ``safe_load`` would resolve silently by keeping the last value."""
+    which plain ``safe_load`` would resolve silently by keeping the last value, and whose
+    numbers keep the text they were written as (:class:`contracts.terms.WrittenInt`)."""
 
     def construct_mapping(self, node, deep=False):
         seen = set()
@@ -128,6 +129,27 @@ class StrictSafeLoader(yaml.SafeLoader):
                                        key_node.start_mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node) -> WrittenInt:
+        value = WrittenInt(super().construct_yaml_int(node))
+        value.text = node.value
+        return value
+
+    def construct_yaml_float(self, node) -> WrittenFloat:
+        value = WrittenFloat(super().construct_yaml_float(node))
+        value.text = node.value
+        return value
+
+
+# Numbers keep the text they were written as, for terms that are text (ids, codes), and
+# are written back as that text wherever the terms as written are shown again.
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+StrictSafeLoader.add_constructor(_INT, StrictSafeLoader.construct_yaml_int)
+StrictSafeLoader.add_constructor(_FLOAT, StrictSafeLoader.construct_yaml_float)
+yaml.SafeDumper.add_representer(
+    WrittenInt, lambda dumper, value: dumper.represent_scalar(_INT, value.text))
+yaml.SafeDumper.add_representer(
+    WrittenFloat, lambda dumper, value: dumper.represent_scalar(_FLOAT, value.text))
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

@@ -6,19 +6,11 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from contracts.terms import Rate, Terms, Text
+from contracts.terms import Rate, Terms, Text, id_list
 
 
 def _one_or_list(value: Any) -> Any:
     return value if isinstance(value, list) else [value]
-
-
-def _ids(value: Any) -> Any:
-    """One id or code, or a list; numbers read by YAML become text like the claims'."""
-    if value is None:
-        return value
-    return [str(v) if isinstance(v, int) and not isinstance(v, bool) else v
-            for v in _one_or_list(value)]
 
 
 class ClaimSelection(Terms):
@@ -39,7 +31,7 @@ class ClaimSelection(Terms):
     @field_validator("provider", "care_codes", mode="before")
     @classmethod
     def _as_list(cls, value: Any) -> Any:
-        return _ids(value)
+        return id_list(value)
 
 
 class Shift(Terms):

@@ -25,7 +25,36 @@ from pydantic import (
     model_validator,
 )
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+class WrittenInt(int):
+    """A whole number as the contracts file wrote it (``text``): a term that is text, such
+    as an id or a code, keeps what was written. YAML reads ``012345`` as the octal number
+    5349, ``1_000`` as 1000."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+class WrittenFloat(float):
+    """A number with a fraction as the contracts file wrote it (``text``; ``1.10``)."""
+
+    text: str
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+def as_written(value: Any) -> Any:
+    """A number from the contracts file as the text it was written as (an id written as
+    ``12345``); anything else as it is."""
+    if isinstance(value, (WrittenInt, WrittenFloat)):
+        return value.text
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1),
+                 BeforeValidator(as_written)]
 Year = Annotated[int, Field(ge=1900, le=2199)]
 Rate = Annotated[float, Field(ge=0, le=1)]
 Weight = Annotated[float, Field(ge=0)]
@@ -111,11 +140,12 @@ def years_text(years) -> str:
     return ", ".join(map(str, years))
 
 
-def _id_list(value: Any) -> Any:
-    """Read one provider id or a list of them as a list of text ids."""
-    ids = value if isinstance(value, list) else [value]
-    # An id such as 12345 is read by YAML as a number; claims hold ids as text.
-    return [str(i) if isinstance(i, int) and not isinstance(i, bool) else i for i in ids]
+def id_list(value: Any) -> Any:
+    """Read one id or code, or a list of them, as a list (None stays None); numbers as
+    they were written (:func:`as_written`): claims hold ids as text."""
+    if value is None:
+        return value
+    return [as_written(i) for i in (value if isinstance(value, list) else [value])]
 
 
 class Scope(Terms):
@@ -251,7 +281,7 @@ class ContractTerms(Terms):
     )
     provider: Annotated[
         tuple[Text, ...],
-        BeforeValidator(_id_list),
+        BeforeValidator(id_list),
         Field(min_length=1),
         WithJsonSchema(
             {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}

@@ -383,6 +383,21 @@ def test_absurd_amounts_in_terms_are_refused_not_settled(terms, message):
     assert message in one_contract_problems(**terms)
 
 
+def test_ids_and_codes_written_as_numbers_keep_what_was_written(tmp_path):
+    """YAML reads 012345 as the octal number 5349 and 1_000 as 1000: a provider id, a
+    care code or a segment keeps the text written; a money term is still its number."""
+    path = tmp_path / "contracts.yaml"
+    path.write_text(
+        "contracts:\n  - name: A\n    model: shared_savings\n    provider: [012345, 1_000]\n"
+        "    baseline_years: [2023]\n    performance_years: [2024]\n    sharing_rate: 0.5\n"
+        "    carve_out_codes: [0101, 1.10]\n    scope: {domains: all, segment: 007}\n"
+        "    truncate_member_spend: 1_000\n", encoding="utf-8")
+    (contract,) = load_contracts(path)[0].contracts
+    assert contract.provider == ("012345", "1_000")
+    assert contract.carve_out_codes == ["0101", "1.10"] and contract.scope.segment == "007"
+    assert contract.truncate_member_spend == 1000
+
+
 def test_an_absurd_bundle_price_is_refused_not_settled(tmp_path):
     # 1e300 as an episode price once overflowed the cents arithmetic with a traceback.
     path = tmp_path / "contracts.yaml"
@@ -392,5 +407,5 @@ def test_an_absurd_bundle_price_is_refused_not_settled(tmp_path):
         "    performance_years: [2024]\n    price: 1.0e+300\n", encoding="utf-8")
     with pytest.raises(ContractsError) as error:
         load_contracts(path)
-    assert "price: must be an amount of at most 10,000,000,000,000 (got 1e+300)" in str(
+    assert "price: must be an amount of at most 10,000,000,000,000 (got 1.0e+300)" in str(
         error.value)
