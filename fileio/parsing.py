@@ -18,11 +18,13 @@ import pyarrow.compute as pc
 #: an export error (and keeps sums of many lines far from int64's limit).
 MAX_LINE_AMOUNT = 100_000_000
 
-#: A number with a decimal point; commas may group thousands where they cannot be a
-#: decimal comma: before a decimal point (``1,234.56``) or more than once (``1,234,567``);
-#: ``1,234`` alone might be either, and is not read.
-_PLAIN_NUMBER = (r"^[+-]?(\d+(\.\d*)?|\.\d+)$|^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d*$"
-                 r"|^[+-]?[1-9]\d{0,2}(,\d{3}){2,}$")
+#: A number with a decimal point.
+_PLAIN_NUMBER = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
+#: The same, or with commas grouping thousands where they cannot be a decimal comma:
+#: before a decimal point (``1,234.56``) or more than once (``1,234,567``); ``1,234``
+#: alone might be either, and is not read.
+_GROUPED_NUMBER = (_PLAIN_NUMBER + r"|^[+-]?[1-9]\d{0,2}(,\d{3})+\.\d*$"
+                   r"|^[+-]?[1-9]\d{0,2}(,\d{3}){2,}$")
 #: The form that may be either: one comma before three digits (``0,125`` is no thousand).
 _ONE_GROUP = r"^[+-]?[1-9]\d{0,2},\d{3}$"
 _COMMA_NUMBER = r"^[+-]?\d{1,3}(\.\d{3})*(,\d*)?$|^[+-]?\d+(,\d*)?$"
@@ -168,9 +170,7 @@ def parse_money(column: pa.Array, decimal_comma: bool = False,
 def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, Problems]:
     """Cents (as floats: infinite where the number is absurdly long) and problems."""
     present = text.is_valid().to_numpy(zero_copy_only=False)
-    ambiguous = (None if decimal_comma else
-                 pc.fill_null(pc.match_substring_regex(text, _ONE_GROUP), False))
-    text, ok = _plain_number(text, decimal_comma)
+    text, ok, ambiguous = _plain_number(text, decimal_comma)
     hint = ("not an amount (with decimal_comma: true write 1.234,56)" if decimal_comma else
             "not an amount (write 1234.56; for 1.234,56 set decimal_comma: true)")
     # Past the 17th decimal only whether a non-zero digit follows matters for rounding to
@@ -190,7 +190,7 @@ def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, Proble
     cents = np.where(ok & ~fits, np.inf, np.rint(units * 100))
     problems = Problems(len(cents))
     if ambiguous is not None:
-        problems.set(ambiguous.to_numpy(zero_copy_only=False),
+        problems.set(ambiguous,
                      "not an amount: a comma before three digits may group thousands "
                      "(1,234 = 1234) or be a decimal comma (1,234 = 1.234); write 1234, "
                      "or set decimal_comma: true")
@@ -198,17 +198,25 @@ def _text_cents(text: pa.Array, decimal_comma: bool) -> tuple[np.ndarray, Proble
     return cents, problems
 
 
-def _plain_number(text: pa.Array, decimal_comma: bool) -> tuple[pa.Array, np.ndarray]:
-    """Text numbers written as plain ``1234.56``, and whether each is a number: with
-    ``decimal_comma``, one like ``1.234,56`` (:data:`_COMMA_NUMBER`), else one like
-    ``1234.56`` or ``1,234.56`` (:data:`_PLAIN_NUMBER`)."""
+def _plain_number(text: pa.Array, decimal_comma: bool
+                  ) -> tuple[pa.Array, np.ndarray, np.ndarray | None]:
+    """Text numbers written as plain ``1234.56``, whether each is a number, and (in a
+    column with commas, without ``decimal_comma``) which are ``1,234``, which might be
+    either (:data:`_ONE_GROUP`). With ``decimal_comma`` a number is written like
+    ``1.234,56`` (:data:`_COMMA_NUMBER`), else like ``1234.56`` or ``1,234.56``
+    (:data:`_GROUPED_NUMBER`, looked for only in a column with a comma)."""
+    ambiguous = None
     if decimal_comma:
         ok = pc.match_substring_regex(text, _COMMA_NUMBER)
         text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")
+    elif pc.any(pc.match_substring(text, ",")).as_py():
+        ok = pc.match_substring_regex(text, _GROUPED_NUMBER)
+        ambiguous = pc.fill_null(pc.match_substring_regex(text, _ONE_GROUP), False).to_numpy(
+            zero_copy_only=False)
+        text = pc.replace_substring(text, ",", "")
     else:
         ok = pc.match_substring_regex(text, _PLAIN_NUMBER)
-        text = pc.replace_substring(text, ",", "")
-    return text, pc.fill_null(ok, False).to_numpy(zero_copy_only=False)
+    return text, pc.fill_null(ok, False).to_numpy(zero_copy_only=False), ambiguous
 
 
 def _float_cents(values: np.ndarray) -> tuple[np.ndarray, Problems]:
@@ -242,7 +250,7 @@ def parse_number(column: pa.Array, decimal_comma: bool = False) -> tuple[np.ndar
         return np.where(np.isinf(values), np.nan, values), problems
     text = as_text(column)
     present = text.is_valid().to_numpy(zero_copy_only=False)
-    text, ok = _plain_number(text, decimal_comma)
+    text, ok, _ = _plain_number(text, decimal_comma)
     safe = pc.if_else(pa.array(ok), text, pa.scalar(None, pa.string()))
     values = pc.cast(safe, pa.float64()).to_numpy(zero_copy_only=False)
     problems = Problems(len(values))

@@ -281,16 +281,6 @@ def _read_xlsx(path: Path, spec: TableSpec, rename: dict[str, str], sheet: str |
                     error_cells=error_cells)
 
 
-@dataclass(frozen=True)
-class _CsvRow:
-    """A row of a CSV file's first lines: its fields, the line it starts on (from 0) and
-    how many lines it takes (more than one where a quoted value holds a line break)."""
-
-    cells: list[str]
-    line: int
-    lines: int = 1
-
-
 def _with_errors(columns: dict[str, pa.Array], found: dict[str, int],
                  errors: dict[tuple[int, int], str], first_column: int, rows: np.ndarray
                  ) -> tuple[dict[str, pa.Array], dict[str, dict[int, str]]]:
@@ -312,6 +302,16 @@ def _with_errors(columns: dict[str, pa.Array], found: dict[str, int],
             columns[name].cast(pa.string()), pa.array(mask),
             pa.array([cells[row] for row in sorted(cells)], pa.string()))
     return columns, by_column
+
+
+@dataclass(frozen=True)
+class _CsvRow:
+    """A row of a CSV file's first lines: its fields, the line it starts on (from 0) and
+    how many lines it takes (more than one where a quoted value holds a line break)."""
+
+    cells: list[str]
+    line: int
+    lines: int = 1
 
 
 def _sniff_csv(path: Path) -> tuple[str, str, list[str]]:
