@@ -47,7 +47,6 @@ class ErrorCells:
         self._tail = (self._tail[len(chunk) - _OVERLAP:] + chunk if len(chunk) < _OVERLAP
                       else chunk[-_OVERLAP:])
 
-
     def _collect(self, data: bytes) -> None:
         for letters, row, body in _ERROR_CELL.findall(data):
             value = _VALUE.search(body)

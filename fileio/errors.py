@@ -6,8 +6,7 @@ import re
 #: characters (line breaks, the escape that starts a terminal's colour or cursor
 #: sequence), Unicode's line and paragraph separators, and the marks that reorder text
 #: as it is shown (bidirectional overrides and isolates).
-_UNSHOWABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f"
-                         "\u202a-\u202e\u2066-\u2069]")
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def one_line(text: str) -> str:

@@ -112,9 +112,10 @@ class Problems:
         return self.codes != 0
 
     def take(self, positions: np.ndarray) -> "Problems":
-        """The problems of the cells at ``positions``, in their order."""
+        """The problems of the cells at ``positions``, in their order (reasons copied:
+        setting more on the one does not touch the other)."""
         taken = Problems(0)
-        taken.codes, taken.reasons = self.codes.take(positions), self.reasons
+        taken.codes, taken.reasons = self.codes.take(positions), list(self.reasons)
         return taken
 
     def as_objects(self, positions: np.ndarray | None = None) -> np.ndarray:

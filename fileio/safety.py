@@ -116,9 +116,12 @@ def _check_parts(path: Path, size: int, modified_ns: int, skip: frozenset[str]
                 continue
             if info.filename.startswith("xl/worksheets/") and sheet_names is None:
                 sheet_names = sheet_parts(archive)
+            if info.filename not in (sheet_names or {}):
+                _check_part(path, archive, info, sheet_names)
+                continue
             found = ErrorCells()
             _check_part(path, archive, info, sheet_names, found.take)
-            if found.found and info.filename in (sheet_names or {}):
+            if found.found:
                 errors[sheet_names[info.filename]] = found.found
     return errors
 
