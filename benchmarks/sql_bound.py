@@ -7,9 +7,9 @@ and the id numbering into DuckDB SQL (a second implementation of the rules) brin
 It does less than fundcalc does, so its time is a lower bound for that route: ids are
 numbered by joins, cells are checked only for what a typed Parquet file can hold wrong
 (blanks, dates out of range, amounts that are not finite or sit on a half cent, and
-nothing is said of why a line fails), each line keeps its row number, enrollment is found by an ASOF join, repeated claim
-keys are counted by hash, and the lines are summed and ordered as fundcalc's ledger rows
-are (every care code kept). There is no reconciliation per file, no list of rejected
+nothing is said of why a line fails), each line keeps its row number, enrollment is
+found by an ASOF join, repeated claim keys are counted by hash, and the lines are summed
+and ordered as fundcalc's ledger rows are (every care code kept). There is no reconciliation per file, no list of rejected
 rows, and no settlement or workbook.
 
 Run ``python benchmarks/run.py --sizes 10M-parquet`` first (it writes the input), then
