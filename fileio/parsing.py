@@ -205,8 +205,11 @@ def _plain_number(text: pa.Array, decimal_comma: bool
     column with commas, without ``decimal_comma``) which are ``1,234``, which might be
     either (:data:`_ONE_GROUP`). With ``decimal_comma`` a number is written like
     ``1.234,56`` (:data:`_COMMA_NUMBER`), else like ``1234.56`` or ``1,234.56``
-    (:data:`_GROUPED_NUMBER`, looked for only in a column with a comma)."""
+    (:data:`_GROUPED_NUMBER`, looked for only in a column with a comma); either may end
+    in its minus sign, as SAP writes it (``1.234,56-``)."""
     ambiguous = None
+    if pc.any(pc.ends_with(text, "-")).as_py():  # SAP writes 12.50- for -12.50
+        text = pc.replace_substring_regex(text, r"^([0-9.,]+)-$", r"-\1")
     if decimal_comma:
         ok = pc.match_substring_regex(text, _COMMA_NUMBER)
         text = pc.replace_substring(pc.replace_substring(text, ".", ""), ",", ".")

@@ -66,6 +66,8 @@ def decimal_cents(text: str) -> int:
     ("-12,345,678.905", -1234567890),  # ...90.5 cents -> even ...90
     ("1,234,567", 123456700),       # two groups: no decimal comma has two
     ("1,000.", 100000),
+    ("12.50-", -1250),              # the minus after the number, as SAP writes it
+    ("1,234.56-", -123456),
 ])
 def test_text_amounts_are_decimal_cents_rounded_half_to_even(text, cents):
     assert money([text]) == ([cents], [None])
@@ -74,7 +76,8 @@ def test_text_amounts_are_decimal_cents_rounded_half_to_even(text, cents):
 @pytest.mark.parametrize("text", ["abc", "1e5", "1E-2", "inf", "-Infinity", "NaN", "12,50",
                                   "1.234,56", "1 234", "€12", "12.5.1", "--1", "0x10", "true",
                                   "1,23.4", "1,2345.6", ",123.4", "1,234,56", "1,234.5,6",
-                                  "0,125", "0,123,456", "01,234.5"])
+                                  "0,125", "0,123,456", "01,234.5",
+                                  "-12.50-", "+3.00-", "12-5", "-"])
 def test_text_that_is_not_a_plain_decimal_is_rejected(text):
     cents, problem = money([text])
     assert cents == [0]
@@ -134,6 +137,7 @@ def test_rejected_cells_do_not_disturb_their_neighbours():
     ("1,5", 150),
     ("12", 1200),
     ("1.234", 123400),    # with decimal_comma the dot only groups thousands
+    ("1.234,56-", -123456),  # the minus after the number, as SAP writes it
 ])
 def test_decimal_comma_reads_dots_as_thousands_and_the_comma_as_decimal_mark(text, cents):
     assert money([text], decimal_comma=True) == ([cents], [None])
