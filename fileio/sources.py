@@ -361,18 +361,21 @@ def _line_rows(lines: list[str], delimiter: str) -> list[_CsvRow]:
 @dataclass
 class _CsvLayout:
     """How a CSV file is laid out: encoding, delimiter, where the header is and which of
-    its fields are the spec's columns; ``malformed`` collects the lines set aside."""
+    its fields are the spec's columns; ``malformed`` collects the lines set aside.
+    ``trailing_delimiter``: the data lines end in a delimiter that the header does not
+    (an empty field more, read and left out)."""
 
     encoding: str
     delimiter: str
     header: _CsvRow
     found: dict[str, int]
+    trailing_delimiter: bool = False
     malformed: list[tuple[int | None, str, str]] = field(default_factory=list)
     lines: int = 0  # in the whole file (:func:`_scan`)
 
     @property
     def field_names(self) -> list[str]:
-        return [f"f{i}" for i in range(len(self.header.cells))]
+        return [f"f{i}" for i in range(len(self.header.cells) + self.trailing_delimiter)]
 
     def fields(self, all_columns: bool = False) -> list[str]:
         """The fields to read: the spec's columns, or every field."""
@@ -384,7 +387,10 @@ class _CsvLayout:
         """pyarrow's CSV options: every field as text; a line with another number of
         fields than the header is set aside into ``malformed``."""
         def keep_aside(row) -> str:
-            reason = f"has {row.actual_columns} fields where the header has {row.expected_columns}"
+            reason = (f"has {row.actual_columns} fields where the header has "
+                      f"{len(self.header.cells)}"
+                      + (" and the other lines one more, empty, after a last delimiter"
+                         if self.trailing_delimiter else ""))
             self.malformed.append((row.number, row.text, reason))
             return "skip"
 
@@ -424,7 +430,8 @@ def _csv_header(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayo
     problem = None
     for rows in (_quoted_rows(lines, delimiter), _line_rows(lines, delimiter)):
         try:
-            header = rows[_find_header([row.cells for row in rows], spec, rename)]
+            index = _find_header([row.cells for row in rows], spec, rename)
+            header = rows[index]
             found = _match_columns(header.cells, spec, rename)
             _require(found, spec, header.cells)
         except InputError as error:
@@ -432,8 +439,17 @@ def _csv_header(path: Path, spec: TableSpec, rename: dict[str, str]) -> _CsvLayo
             continue
         if header.cells and header.cells[0].startswith("\ufeff"):
             header.cells[0] = header.cells[0][1:]
-        return _CsvLayout(encoding, delimiter, header, found)
+        return _CsvLayout(encoding, delimiter, header, found,
+                          _ends_in_delimiter(header.cells, rows[index + 1:]))
     raise _in_context(str(path), problem) from None
+
+
+def _ends_in_delimiter(header: list[str], rows: list[_CsvRow]) -> bool:
+    """Whether the data rows seen after the header all end in a delimiter that the header
+    does not: one field more than the header, and empty."""
+    data = [row.cells for row in rows if any(cell.strip() for cell in row.cells)]
+    return bool(data) and all(len(cells) == len(header) + 1 and not cells[-1].strip()
+                              for cells in data)
 
 
 def _read_csv(path: Path, spec: TableSpec, rename: dict[str, str], all_columns: bool

@@ -164,6 +164,27 @@ def test_a_csv_header_cell_wrapped_over_two_lines_is_read(tmp_path, end):
     assert [(row, column) for row, column, _ in rejects(inputs)] == [(5, "amount")]
 
 
+def test_data_lines_ending_in_a_delimiter_the_header_lacks_are_read(tmp_path):
+    """Some exports end every data line with a delimiter but not the header: the empty
+    field after it is left out, in memory and in batches. Past the lines the header search
+    sees, a line without it is set aside, saying why."""
+    from fileio.sources import read_table
+    from fileio.tables import CLAIMS
+
+    lines = [",".join(HEADER)] + [",".join(claim(f"C{i}")) + "," for i in range(40)]
+    lines.append(",".join(claim("C40")))
+    path = write_text(tmp_path / "c.csv", "\n".join(lines) + "\n")
+    inputs = read(path)
+    assert inputs.claims["claim_id"].tolist() == [f"C{i}" for i in range(40)]
+    ((row, _, reason),) = rejects(inputs)
+    assert row == 42 and reason == ("has 6 fields where the header has 6 and the other "
+                                    "lines one more, empty, after a last delimiter")
+    whole = read_table(path, CLAIMS, {})
+    columns, rows, _, malformed = _batches_as_one(path, 7)
+    assert rows == whole.rows.tolist() and malformed == whole.malformed
+    assert columns["claim_id"] == [f"C{i}" for i in range(40)]
+
+
 def test_a_quote_left_open_in_a_title_above_the_csv_header_spoils_only_its_line(tmp_path):
     """A title with an unmatched quote would, read as CSV, run on into the header: the
     header is then looked for line by line, as before the quote."""
