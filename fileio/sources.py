@@ -318,6 +318,9 @@ def _sniff_csv(path: Path) -> tuple[str, str, list[str]]:
     """Encoding, delimiter and the first lines of a CSV file."""
     with open(path, "rb") as handle:
         head = handle.read(1 << 20)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError(f"{path}: a UTF-16 text file (as Excel's 'Unicode Text' saves); save "
+                         "it as 'CSV UTF-8 (comma delimited)' and give that.")
     if b"\x00" in head:
         raise InputError(f"{path}: this is not a text (CSV) file; give a .csv, .xlsx or .parquet.")
     cut = head.rfind(b"\n") + 1 if len(head) == 1 << 20 else len(head)

@@ -504,6 +504,11 @@ CATALOGUE: dict[str, Case] = {
         lambda f: validate(write_text(f / "claims.csv", "PK\x03\x04\x00\x00binary\x00")),
         Refused(f"{DIR}/claims.csv: this is not a text (CSV) file; give a .csv, .xlsx or "
                 ".parquet.")),
+    "UTF-16 text named .csv (Excel's Unicode Text)": Case(
+        lambda f: validate(write_text(f / "claims.csv", "claim_id\tamount\r\nC1\t10\r\n",
+                                      encoding="utf-16")),
+        Refused(f"{DIR}/claims.csv: a UTF-16 text file (as Excel's 'Unicode Text' saves); "
+                "save it as 'CSV UTF-8 (comma delimited)' and give that.")),
     "unknown file type": Case(
         lambda f: validate(write_text(f / "claims.json", "{}")),
         Refused(f"{DIR}/claims.json: unknown file type '.json'; give .xlsx, .csv or "
