@@ -32,6 +32,9 @@ class ColumnSpec:
         Whether ``minimum`` itself is refused.
     allowed : tuple of str
         For text columns with a closed list of values (after normalising case).
+    synonyms : tuple of (str, str)
+        Other ways of writing an allowed value (after normalising case), and the value:
+        ``("FEMALE", "F")``.
     """
 
     name: str
@@ -41,6 +44,7 @@ class ColumnSpec:
     minimum: float | None = None
     minimum_exclusive: bool = False
     allowed: tuple[str, ...] = ()
+    synonyms: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,9 @@ MEMBERS = TableSpec(
     (
         ColumnSpec("member_id", "text", required=True, blank_allowed=False),
         ColumnSpec("birth_date", "date"),
-        ColumnSpec("sex", "upper_text", allowed=("F", "M", "X")),
+        ColumnSpec("sex", "upper_text", allowed=("F", "M", "X"), synonyms=(
+            ("FEMALE", "F"), ("WOMAN", "F"), ("MALE", "M"), ("MAN", "M"),
+            ("V", "F"), ("VROUW", "F"))),  # Dutch exports write M and V (vrouw)
         ColumnSpec("segment", "lower_text"),
         ColumnSpec("enrollment_start", "date"),
         ColumnSpec("enrollment_end", "date"),

@@ -195,6 +195,8 @@ def _parse_column(spec_column: ColumnSpec, array: pa.Array, decimal_comma: bool,
     elif kind == "upper_text":
         text = pc.utf8_upper(text)
     values = pd.array(text.to_pandas(), dtype=TEXT)
+    if spec_column.synonyms:
+        values = pd.array(pd.Series(values).replace(dict(spec_column.synonyms)), dtype=TEXT)
     problems = parsing.Problems(len(values))
     if spec_column.allowed:
         wrong = ~pd.isna(values) & ~np.isin(np.asarray(values.fillna(""), dtype=object),

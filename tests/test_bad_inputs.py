@@ -665,10 +665,10 @@ CATALOGUE: dict[str, Case] = {
                   ("claims", 3, "member_id", "M2", UNKNOWN_MEMBER)), 1)),
     "member cells of the wrong type": Case(
         lambda f: members_case(f, members_row("M1"),
-                               members_row("M2", sex="V"), members_row("M3", risk="high"),
+                               members_row("M2", sex="Q"), members_row("M3", risk="high"),
                                members_row("M4", risk="0"), members_row("M5", birth="unknown"),
                                members_row("M6", start="the first")),
-        Rejected((("members", 3, "sex", "V", "not one of F, M, X"),
+        Rejected((("members", 3, "sex", "Q", "not one of F, M, X"),
                   ("members", 4, "risk_score", "high", "not a number"),
                   ("members", 5, "risk_score", "0", "must be greater than 0"),
                   ("members", 6, "birth_date", "unknown", NOT_DATE),

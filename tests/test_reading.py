@@ -670,6 +670,17 @@ def test_claims_of_members_missing_from_the_members_table(tmp_path):
     assert without.claims["claim_id"].tolist() == ["C1", "C2"] and without.members is None
 
 
+def test_sex_written_as_words_or_dutch_letters_is_read(tmp_path):
+    """F, M and X, in any case; also Female/Male (Woman/Man) and the Dutch V (vrouw)."""
+    claims = write_csv(tmp_path / "c.csv", [HEADER, claim("C1", member="M1")])
+    written = ["f", "Female", "woman", "V", "Vrouw", "m", "MALE", "man", "x", "", "Q"]
+    members = write_csv(tmp_path / "m.csv", [MEMBERS_HEADER] + [
+        member(f"M{i}", sex=sex) for i, sex in enumerate(written, 1)])
+    inputs = read(claims, members=members)
+    assert inputs.members["sex"].tolist()[:9] == ["F"] * 5 + ["M"] * 3 + ["X"]
+    assert [(row, column) for row, column, _ in rejects(inputs, "members")] == [(12, "sex")]
+
+
 def test_a_member_listed_with_other_leading_zeros_is_said_to_be(tmp_path):
     """12345 in the claims (a spreadsheet kept the id as a number) and 012345 in the
     members table: still rejected, with the likely cause; 0 against 00 too."""
@@ -722,8 +733,8 @@ def test_enrollment_and_attribution_tables(tmp_path):
     ("sex", "F", "F", None),
     ("sex", "m", "M", None),          # stored upper-case
     ("sex", " x ", "X", None),
-    ("sex", "V", None, "not one of F, M, X"),
-    ("sex", "male", None, "not one of F, M, X"),
+    ("sex", "Q", None, "not one of F, M, X"),
+    ("sex", "boy", None, "not one of F, M, X"),
     ("risk_score", "0.5", 0.5, None),
     ("risk_score", "0", None, "must be greater than 0"),
     ("risk_score", "-1.2", None, "must be greater than 0"),
