@@ -6,11 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator, model_validator
 
-from contracts.terms import Rate, Terms, Text, id_list
-
-
-def _one_or_list(value: Any) -> Any:
-    return value if isinstance(value, list) else [value]
+from contracts.terms import Rate, Terms, Text, one_or_list
 
 
 class ClaimSelection(Terms):
@@ -31,7 +27,7 @@ class ClaimSelection(Terms):
     @field_validator("provider", "care_codes", mode="before")
     @classmethod
     def _as_list(cls, value: Any) -> Any:
-        return id_list(value)
+        return one_or_list(value)
 
 
 class Shift(Terms):
@@ -79,7 +75,7 @@ class Scenario(Terms):
     @field_validator("shift", "growth", mode="before")
     @classmethod
     def _as_list(cls, value: Any) -> Any:
-        return None if value is None else _one_or_list(value)
+        return one_or_list(value)
 
     @model_validator(mode="after")
     def _changes_something(self) -> Scenario:

@@ -140,12 +140,9 @@ def years_text(years) -> str:
     return ", ".join(map(str, years))
 
 
-def id_list(value: Any) -> Any:
-    """Read one id or code, or a list of them, as a list (None stays None); numbers as
-    they were written (:func:`as_written`): claims hold ids as text."""
-    if value is None:
-        return value
-    return [as_written(i) for i in (value if isinstance(value, list) else [value])]
+def one_or_list(value: Any) -> Any:
+    """Read one value (an id, a change) or a list of them as a list; None stays None."""
+    return value if value is None or isinstance(value, list) else [value]
 
 
 class Scope(Terms):
@@ -281,7 +278,7 @@ class ContractTerms(Terms):
     )
     provider: Annotated[
         tuple[Text, ...],
-        BeforeValidator(id_list),
+        BeforeValidator(one_or_list),
         Field(min_length=1),
         WithJsonSchema(
             {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}

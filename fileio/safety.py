@@ -116,17 +116,13 @@ def _check_parts(path: Path, size: int, modified_ns: int, skip: frozenset[str]
                 continue
             if info.filename.startswith("xl/worksheets/") and sheet_names is None:
                 sheet_names = sheet_parts(archive)
-            if info.filename not in (sheet_names or {}):
-                _check_part(path, archive, info, sheet_names)
-                continue
-            found = ErrorCells()
-            _check_part(path, archive, info, sheet_names, found.take)
-            if found.found:
-                errors[sheet_names[info.filename]] = found.found
+            found = _check_part(path, archive, info, sheet_names)
+            if found and info.filename in (sheet_names or {}):
+                errors[sheet_names[info.filename]] = found
     return errors
 
 
-def check_part(path: Path, part: str, each_chunk: Callable[[bytes], None]
+def check_part(path: Path, part: str, each_chunk: Callable[[bytes], None] = lambda chunk: None
                ) -> dict[tuple[int, int], str]:
     """Check one sheet part as :func:`check_parts` does, handing each unpacked chunk of it
     to ``each_chunk`` on the way (so that reading it and checking it take one pass).
@@ -137,15 +133,9 @@ def check_part(path: Path, part: str, each_chunk: Callable[[bytes], None]
     InputError
         With a sentence that says what is wrong and what to do.
     """
-    errors = ErrorCells()
-
-    def take(chunk: bytes) -> None:
-        each_chunk(chunk)
-        errors.take(chunk)
-
     with _opened(path) as archive:
-        _check_part(path, archive, archive.getinfo(part), sheet_parts(archive), take)
-    return errors.found
+        return _check_part(path, archive, archive.getinfo(part), sheet_parts(archive),
+                           each_chunk)
 
 
 @contextlib.contextmanager
@@ -228,19 +218,29 @@ def _check_sizes(path: Path, archive: zipfile.ZipFile) -> None:
 
 def _check_part(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,
                 sheet_names: dict[str, str] | None,
-                each_chunk: Callable[[bytes], None] = lambda chunk: None) -> None:
+                each_chunk: Callable[[bytes], None] = lambda chunk: None
+                ) -> dict[tuple[int, int], str]:
+    """Check one part; return, for a sheet, its cells that hold an Excel error."""
+    errors = ErrorCells()
     if not (info.filename.endswith(".xml") or info.filename.endswith(".rels")):
-        return
-    head, tail = _unpack_head(path, archive, info, each_chunk)
+        return errors.found
+    sheet = info.filename.startswith("xl/worksheets/")
+
+    def take(chunk: bytes) -> None:
+        each_chunk(chunk)
+        errors.take(chunk)
+
+    head, tail = _unpack_head(path, archive, info, take if sheet else each_chunk)
     if declares_something(head):
         raise InputError(
             f"{path}: part {info.filename} declares XML entities or a document type "
             "(an entity bomb?); refused. Save the workbook again from Excel or "
             "LibreOffice."
         )
-    if info.filename.startswith("xl/worksheets/"):
+    if sheet:
         _check_dimension(path, (sheet_names or {}).get(info.filename, info.filename), head,
                          tail)
+    return errors.found
 
 
 def _unpack_head(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo,

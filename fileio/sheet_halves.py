@@ -90,7 +90,7 @@ def split_sheet(path: Path, part: str, folder: Path,
             half.close()
         # A part that does not unpack, or no room for the halves: the checks say what is
         # wrong, or the sheet is read whole once they pass.
-        return None, check_part(path, part, lambda chunk: None)
+        return None, check_part(path, part)
     one, other = halves
     try:
         cut = _Cut(middle, one, other, first_half_done)
@@ -101,7 +101,7 @@ def split_sheet(path: Path, part: str, folder: Path,
         one.close()
         other.close()
     if errors is None:
-        return None, check_part(path, part, lambda chunk: None)
+        return None, check_part(path, part)
     row = cut.finish()
     return (None if row is None else Halves(one.path, other.path, row)), errors
 

@@ -86,7 +86,7 @@ class Workbook:
         self._start_child([first, *(["--from-first-cell"] if from_first_cell else [])])
         if half:
             self._checks: Future = Future()
-            self._checks.set_result(None)
+            self._checks.set_result({})  # a half holds no error cells of its own
         else:
             self._checks = _in_thread(check_parts, path, frozenset(
                 part for part, _ in self._splits.values()))
@@ -198,7 +198,7 @@ class Workbook:
         as the checks found them (once :meth:`table` has given the sheet)."""
         if sheet in self._splits:
             return self._splits[sheet][1].result()[1]
-        return (self._checks.result() or {}).get(sheet, {})
+        return self._checks.result().get(sheet, {})
 
     def _read_in_halves(self, sheet: str):
         """``sheet`` read in two halves at once, or whole (by the child) when it cannot be

@@ -18,7 +18,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -306,8 +306,8 @@ def _with_errors(columns: dict[str, pa.Array], found: dict[str, int],
 
 @dataclass(frozen=True)
 class _CsvRow:
-    """A row of a CSV file's first lines: its fields, the line it starts on (from 0) and
-    how many lines it takes (more than one where a quoted value holds a line break)."""
+    """A CSV record: its fields, the line it starts on (from 0) and how many lines it
+    takes (more than one where a quoted value holds a line break)."""
 
     cells: list[str]
     line: int
@@ -342,16 +342,20 @@ def _sniff_csv(path: Path) -> tuple[str, str, list[str]]:
 def _quoted_rows(lines: list[str], delimiter: str) -> list[_CsvRow]:
     """The first rows as CSV reads them: a quoted value may span lines (a header cell
     wrapped in Excel, ``"Service⏎Date"``)."""
+    return list(itertools.islice(_csv_records(lines, delimiter), HEADER_SEARCH_ROWS))
+
+
+def _csv_records(lines: Iterable[str], delimiter: str) -> Iterator[_CsvRow]:
+    """The records of ``lines`` (each with its line end) as Python's csv module reads
+    them, each with the line it starts on, counted from 0; up to one it cannot read."""
     reader = csv.reader(lines, delimiter=delimiter)
-    rows = []
-    while len(rows) < HEADER_SEARCH_ROWS:
+    while True:
         line = reader.line_num
         try:
             cells = next(reader)
         except (StopIteration, csv.Error):
-            break
-        rows.append(_CsvRow(cells, line, reader.line_num - line))
-    return rows
+            return
+        yield _CsvRow(cells, line, reader.line_num - line)
 
 
 def _line_rows(lines: list[str], delimiter: str) -> list[_CsvRow]:
@@ -509,20 +513,12 @@ def _record_lines(path: Path, layout: _CsvLayout, records: int) -> np.ndarray | 
     skip = layout.header.line + layout.header.lines
     if layout.lines - skip <= records:
         return None
-    starts = []
     # Only quotes, delimiters and line ends matter here, and they are ASCII: cp1252 text
     # read as UTF-8 keeps them.
     with open(path, encoding="utf-8", errors="replace", newline="") as handle:
         for _ in range(skip):
             handle.readline()
-        reader = csv.reader(handle, delimiter=layout.delimiter)
-        while True:
-            line = reader.line_num
-            try:
-                next(reader)
-            except (StopIteration, csv.Error):
-                break
-            starts.append(line)
+        starts = [row.line for row in _csv_records(handle, layout.delimiter)]
     if len(starts) != records:
         return None
     first = layout.first_line()
